@@ -1,0 +1,49 @@
+"""Enumerations stored by value in the database."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class OrgLevel(StrEnum):
+    COMPANY = "company"
+    REGION = "region"
+    COUNTRY = "country"
+    BUSINESS_UNIT = "business_unit"
+
+
+class RefreshMode(StrEnum):
+    STREAMING = "streaming"
+    MICROBATCH = "microbatch"
+    SCHEDULED = "scheduled"
+
+
+class Classification(StrEnum):
+    PUBLIC = "public"
+    INTERNAL = "internal"
+    CONFIDENTIAL = "confidential"
+    PII = "pii"
+
+
+class Direction(StrEnum):
+    HIGHER_IS_BETTER = "higher_is_better"
+    LOWER_IS_BETTER = "lower_is_better"
+
+
+class Granularity(StrEnum):
+    MINUTE = "minute"
+    HOUR = "hour"
+    DAY = "day"
+
+
+class QuarantineStatus(StrEnum):
+    OPEN = "open"
+    REPLAYED = "replayed"
+    DISCARDED = "discarded"
+
+
+class Outcome(StrEnum):
+    OK = "ok"
+    DENIED = "denied"
+    ERROR = "error"
+    THROTTLED = "throttled"

@@ -1,0 +1,91 @@
+"""The fact tables: raw ``events`` and the ``rollup_1m/1h/1d`` aggregates.
+
+They are Core tables, not ORM classes: only ``models.writes``, ``models.storage`` and
+``models.queries`` touch them, always in bulk. The native backend partitions ``events`` and
+``rollup_1m`` by day; the TimescaleDB backend replaces them (see ``models.storage``).
+There are deliberately no foreign keys here: a per-row trigger would halve ingest speed, and
+the ingest pipeline checks every reference before it writes.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Float,
+    Index,
+    Integer,
+    PrimaryKeyConstraint,
+    Table,
+    Text,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+from models.base import metadata
+from models.enums import Granularity
+
+events = Table(
+    "events",
+    metadata,
+    Column("ts", DateTime(timezone=True), nullable=False),
+    Column("source_id", Integer, nullable=False),
+    Column("event_id", Text, nullable=False),
+    Column("org_unit_id", Integer, nullable=False),
+    Column("measures", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Column("dims", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Column("attrs", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Column("ingested_at", DateTime(timezone=True), nullable=False, server_default=text("now()")),
+    PrimaryKeyConstraint("source_id", "event_id", "ts"),
+    Index("ix_events_source_id_ts", "source_id", "ts"),
+    postgresql_partition_by="RANGE (ts)",
+)
+
+
+def _rollup(name: str, partitioned: bool) -> Table:
+    extra: dict[str, Any] = {"postgresql_partition_by": "RANGE (bucket)"} if partitioned else {}
+    return Table(
+        name,
+        metadata,
+        Column("bucket", DateTime(timezone=True), nullable=False),
+        Column("metric_id", Integer, nullable=False),
+        Column("org_unit_id", Integer, nullable=False),
+        Column("n", BigInteger, nullable=False),
+        Column("total", Float, nullable=False),
+        Column("min_v", Float, nullable=False),
+        Column("max_v", Float, nullable=False),
+        Column("sum_sq", Float, nullable=False),
+        Column("last_ts", DateTime(timezone=True), nullable=False),
+        PrimaryKeyConstraint("metric_id", "bucket", "org_unit_id"),
+        **extra,
+    )
+
+
+rollup_1m = _rollup("rollup_1m", partitioned=True)
+rollup_1h = _rollup("rollup_1h", partitioned=False)
+rollup_1d = _rollup("rollup_1d", partitioned=False)
+
+ROLLUPS: dict[Granularity, Table] = {
+    Granularity.MINUTE: rollup_1m,
+    Granularity.HOUR: rollup_1h,
+    Granularity.DAY: rollup_1d,
+}
+BUCKET_WIDTH: dict[Granularity, timedelta] = {
+    Granularity.MINUTE: timedelta(minutes=1),
+    Granularity.HOUR: timedelta(hours=1),
+    Granularity.DAY: timedelta(days=1),
+}
+PARTITIONED_BY_DAY = ("events", "rollup_1m")
+"""Tables the native backend partitions by UTC day (names ``<table>_pYYYYMMDD``)."""
+
+storage_meta = Table(
+    "storage_meta",
+    metadata,
+    Column("key", Text, primary_key=True),
+    Column("value", Text, nullable=False),
+)
+"""Facts about the installed storage, e.g. ``backend`` = ``native`` | ``timescale``."""

@@ -1,0 +1,49 @@
+"""KPIs: formulas over metric aggregates, with owners, targets and thresholds."""
+
+from __future__ import annotations
+
+from sqlalchemy import ARRAY, ForeignKey
+from sqlalchemy.orm import Mapped, mapped_column
+
+from models.base import Base, CreatedAt, IntPK, Key
+from models.enums import Direction, Granularity, OrgLevel
+from models.types import value_enum
+
+
+class Kpi(Base):
+    """A key performance indicator; ``formula`` is parsed by ``models.formulas``."""
+
+    __tablename__ = "kpis"
+
+    id: Mapped[IntPK]
+    key: Mapped[Key]
+    name: Mapped[str]
+    description: Mapped[str] = mapped_column(server_default="")
+    owner_unit_id: Mapped[int] = mapped_column(ForeignKey("org_units.id"))
+    steward_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    formula: Mapped[str]
+    unit: Mapped[str] = mapped_column(server_default="")
+    format: Mapped[str] = mapped_column(server_default=",.2f")
+    direction: Mapped[Direction] = mapped_column(
+        value_enum(Direction, "direction"), server_default="higher_is_better"
+    )
+    target: Mapped[float | None]
+    warn_threshold: Mapped[float | None]
+    crit_threshold: Mapped[float | None]
+    default_granularity: Mapped[Granularity] = mapped_column(
+        value_enum(Granularity, "granularity"), server_default="hour"
+    )
+    levels: Mapped[list[OrgLevel]] = mapped_column(
+        ARRAY(value_enum(OrgLevel, "org_level")),
+        server_default="{company,region,country,business_unit}",
+    )
+    created_at: Mapped[CreatedAt]
+
+
+class KpiMetric(Base):
+    """Lineage: the metrics a KPI's formula reads (kept in step with the formula)."""
+
+    __tablename__ = "kpi_metrics"
+
+    kpi_id: Mapped[int] = mapped_column(ForeignKey("kpis.id", ondelete="CASCADE"), primary_key=True)
+    metric_id: Mapped[int] = mapped_column(ForeignKey("metrics.id"), primary_key=True)

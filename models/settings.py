@@ -1,0 +1,127 @@
+"""Typed settings read from the environment: the only module that reads ``os.environ``."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from enum import StrEnum
+from functools import lru_cache
+from typing import Annotated
+
+from pydantic import Field, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Environment(StrEnum):
+    DEV = "dev"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+class StorageBackend(StrEnum):
+    AUTO = "auto"
+    NATIVE = "native"
+    TIMESCALE = "timescale"
+
+
+class ConfigurationError(RuntimeError):
+    """Raised when the environment does not describe a deployable configuration."""
+
+
+MIN_SECRET_LENGTH = 32
+MIN_SECRET_BITS = 128.0
+_KNOWN_WEAK_SECRETS = frozenset(
+    {"changeme", "secret", "password", "dev", "development", "test", "northstar"}
+)
+
+Seconds = Annotated[int, Field(gt=0)]
+
+
+def _estimated_entropy_bits(secret: str) -> float:
+    """Shannon entropy of the secret's characters times its length: a cheap weakness check."""
+    counts = Counter(secret)
+    per_char = -sum(n / len(secret) * math.log2(n / len(secret)) for n in counts.values())
+    return per_char * len(secret)
+
+
+def secret_weakness(secret: str | None) -> str | None:
+    """Return why ``secret`` is too weak for production, or None when it is acceptable."""
+    if not secret:
+        return "is not set"
+    if secret.lower() in _KNOWN_WEAK_SECRETS:
+        return "is a well-known placeholder"
+    if len(secret) < MIN_SECRET_LENGTH:
+        return f"is shorter than {MIN_SECRET_LENGTH} characters"
+    if _estimated_entropy_bits(secret) < MIN_SECRET_BITS:
+        return "has too little entropy (generate one with `python -m secrets`-grade randomness)"
+    return None
+
+
+class Settings(BaseSettings):
+    """Everything Northstar reads from its environment, validated once at start-up."""
+
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore", frozen=True)
+
+    database_url: str = Field(
+        default="postgresql+psycopg://postgres@127.0.0.1:5432/northstar",
+        validation_alias="DATABASE_URL",
+    )
+    redis_url: str = Field(default="redis://127.0.0.1:6379/0", validation_alias="REDIS_URL")
+    secret_key: str | None = Field(default=None, validation_alias="NORTHSTAR_SECRET_KEY")
+    env: Environment = Field(default=Environment.DEV, validation_alias="NORTHSTAR_ENV")
+    storage: StorageBackend = Field(
+        default=StorageBackend.AUTO, validation_alias="NORTHSTAR_STORAGE"
+    )
+    demo_mode: bool = Field(default=False, validation_alias="NORTHSTAR_DEMO")
+    data_dir: str = Field(default=".data", validation_alias="NORTHSTAR_DATA_DIR")
+    statement_timeout_ms: Seconds = Field(
+        default=5000, validation_alias="NORTHSTAR_STATEMENT_TIMEOUT_MS"
+    )
+    query_row_limit: Seconds = Field(default=10000, validation_alias="NORTHSTAR_QUERY_ROW_LIMIT")
+    events_page_max: Seconds = Field(default=500, validation_alias="NORTHSTAR_EVENTS_PAGE_MAX")
+    partitions_ahead_days: Seconds = Field(
+        default=7, validation_alias="NORTHSTAR_PARTITIONS_AHEAD_DAYS"
+    )
+    db_pool_size: Seconds = Field(default=5, validation_alias="NORTHSTAR_DB_POOL_SIZE")
+
+    @model_validator(mode="after")
+    def _production_needs_a_strong_secret(self) -> Settings:
+        if self.env is Environment.PRODUCTION:
+            problem = secret_weakness(self.secret_key)
+            if problem:
+                raise ValueError(f"NORTHSTAR_SECRET_KEY {problem}; refusing to start in production")
+            if self.demo_mode:
+                raise ValueError("NORTHSTAR_DEMO must not be set in production")
+        return self
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        """The database URL with the psycopg 3 driver, whatever scheme the platform gave."""
+        url = self.database_url
+        for prefix in ("postgres://", "postgresql://"):
+            if url.startswith(prefix):
+                return "postgresql+psycopg://" + url[len(prefix) :]
+        return url
+
+    @property
+    def libpq_url(self) -> str:
+        """The database URL as libpq (and psycopg.connect) understands it."""
+        return self.sqlalchemy_url.replace("postgresql+psycopg://", "postgresql://", 1)
+
+
+def load_settings() -> Settings:
+    """Read the environment; raise ConfigurationError naming the variable on bad input."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            where = ".".join(str(p) for p in error["loc"]) or "settings"
+            problems.append(f"{where}: {error['msg']}")
+        raise ConfigurationError("; ".join(problems)) from exc
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read on first use (never at import)."""
+    return load_settings()
