@@ -1,0 +1,157 @@
+"""Bulk writes: the one function that turns validated events into facts and rollups.
+
+Hot path: it speaks psycopg directly (COPY), everything in one transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+from sqlalchemy import Connection, Engine
+
+from models.settings import StorageBackend
+from models.storage import installed_backend, native, timescale
+
+
+@dataclass(frozen=True, slots=True)
+class EventRow:
+    """One validated event, ready to store. ``ts`` must be timezone-aware."""
+
+    ts: dt.datetime
+    source_id: int
+    event_id: str
+    org_unit_id: int
+    measures: Mapping[str, float] = field(default_factory=dict)
+    dims: Mapping[str, Any] = field(default_factory=dict)
+    attrs: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class WriteResult:
+    """What a write changed: rows that were new, and the metrics whose rollups moved."""
+
+    new_rows: int
+    changed_metric_ids: frozenset[int]
+
+
+_STAGING = """
+CREATE TEMP TABLE IF NOT EXISTS staging_events (
+    ts timestamptz NOT NULL,
+    source_id integer NOT NULL,
+    event_id text NOT NULL,
+    org_unit_id integer NOT NULL,
+    measures jsonb NOT NULL,
+    dims jsonb NOT NULL,
+    attrs jsonb NOT NULL
+) ON COMMIT DELETE ROWS
+"""
+_COPY = (
+    "COPY staging_events (ts, source_id, event_id, org_unit_id, measures, dims, attrs) "
+    "FROM STDIN (FORMAT BINARY)"
+)
+_COPY_TYPES = ("timestamptz", "int4", "text", "int4", "jsonb", "jsonb", "jsonb")
+
+
+def _rollup_upsert(name: str, table: str, unit: str) -> str:
+    # Sorted by the primary key so concurrent writers take row locks in the same order.
+    return f"""
+{name} AS (
+    INSERT INTO {table} AS r
+        (bucket, metric_id, org_unit_id, n, total, min_v, max_v, sum_sq, last_ts)
+    SELECT date_trunc('{unit}', ts, 'UTC'), metric_id, org_unit_id,
+           count(*), sum(v), min(v), max(v), sum(v * v), max(ts)
+    FROM vals
+    GROUP BY 1, 2, 3
+    ORDER BY 2, 1, 3
+    ON CONFLICT (metric_id, bucket, org_unit_id) DO UPDATE SET
+        n = r.n + EXCLUDED.n,
+        total = r.total + EXCLUDED.total,
+        min_v = LEAST(r.min_v, EXCLUDED.min_v),
+        max_v = GREATEST(r.max_v, EXCLUDED.max_v),
+        sum_sq = r.sum_sq + EXCLUDED.sum_sq,
+        last_ts = GREATEST(r.last_ts, EXCLUDED.last_ts)
+    RETURNING metric_id
+)"""
+
+
+# Insert what is new, then fold exactly the returned rows into every rollup: a retried or
+# duplicated event is not returned, so it is never counted twice.
+_NATIVE_WRITE = f"""
+WITH new AS (
+    INSERT INTO events (ts, source_id, event_id, org_unit_id, measures, dims, attrs)
+    SELECT ts, source_id, event_id, org_unit_id, measures, dims, attrs FROM staging_events
+    ON CONFLICT DO NOTHING
+    RETURNING ts, source_id, org_unit_id, measures
+),
+vals AS (
+    SELECT new.ts, new.org_unit_id, m.id AS metric_id,
+           CASE WHEN m.measure IS NULL THEN 1.0
+                ELSE (new.measures ->> m.measure)::double precision END AS v
+    FROM new
+    JOIN metrics m ON m.source_id = new.source_id
+     AND (m.measure IS NULL OR new.measures ? m.measure)
+),
+{_rollup_upsert("m1", "rollup_1m", "minute")},
+{_rollup_upsert("h1", "rollup_1h", "hour")},
+{_rollup_upsert("d1", "rollup_1d", "day")}
+SELECT (SELECT count(*) FROM new),
+       ARRAY(SELECT DISTINCT metric_id FROM m1)
+"""
+
+
+def _days(rows: Sequence[EventRow]) -> set[dt.date]:
+    return {row.ts.astimezone(dt.UTC).date() for row in rows}
+
+
+def write_events_in(connection: Connection, rows: Sequence[EventRow]) -> WriteResult:
+    """Write ``rows`` inside the caller's transaction on ``connection`` (not committed here)."""
+    if not rows:
+        return WriteResult(0, frozenset())
+    backend = installed_backend(connection)
+    days = _days(rows)
+    if backend is StorageBackend.NATIVE and native.missing_partitions(connection, days):
+        # Creating a partition locks the parent table: do it in a short transaction of its
+        # own rather than holding that lock for the rest of the caller's.
+        with connection.engine.begin() as ddl:
+            native.ensure_partitions(ddl, days)
+    raw = connection.connection.driver_connection
+    assert isinstance(raw, psycopg.Connection)
+    with raw.cursor() as cursor:
+        cursor.execute(_STAGING)
+        with cursor.copy(_COPY) as copy:
+            copy.set_types(_COPY_TYPES)
+            for row in rows:
+                copy.write_row(
+                    (
+                        row.ts,
+                        row.source_id,
+                        row.event_id,
+                        row.org_unit_id,
+                        row.measures,
+                        row.dims,
+                        row.attrs,
+                    )
+                )
+        cursor.execute(_NATIVE_WRITE if backend is StorageBackend.NATIVE else timescale.WRITE)
+        result = cursor.fetchone()
+        cursor.execute("TRUNCATE staging_events")
+    assert result is not None
+    new_rows, metric_ids = result
+    return WriteResult(int(new_rows), frozenset(metric_ids))
+
+
+def write_events(engine: Engine, rows: Sequence[EventRow]) -> WriteResult:
+    """Store a batch of validated events and their rollups in one committed transaction.
+
+    Identity is ``(source_id, event_id, ts)``: rows already stored are skipped and do not
+    touch the rollups, so a retried batch changes nothing.
+
+    Returns:
+        How many rows were new and which metrics changed.
+    """
+    with engine.begin() as connection:
+        return write_events_in(connection, rows)
