@@ -47,16 +47,14 @@ def truncate_all(engine: Engine) -> None:
     """Empty every table Northstar owns (partitions included) and restart identities."""
     tables = [t.name for t in metadata.sorted_tables if t.name not in _KEEP]
     with engine.begin() as connection:
-        connection.execute(
-            text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")  # noqa: S608
-        )
+        connection.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
 
 
 @pytest.fixture
-def db(engine: Engine) -> Iterator[Engine]:
+def db(engine: Engine) -> Engine:
     """The engine, on empty tables."""
     truncate_all(engine)
-    yield engine
+    return engine
 
 
 @pytest.fixture

@@ -32,8 +32,8 @@ def upgrade() -> None:
     else:
         for statement in native.INSTALL:
             op.execute(statement)
-    op.execute(
-        "INSERT INTO storage_meta (key, value) VALUES ('backend', '%s')" % backend.value  # noqa: S608
+    connection.exec_driver_sql(
+        "INSERT INTO storage_meta (key, value) VALUES ('backend', %s)", (backend.value,)
     )
 
 
