@@ -82,6 +82,9 @@ class Settings(BaseSettings):
     partitions_ahead_days: Seconds = Field(
         default=7, validation_alias="NORTHSTAR_PARTITIONS_AHEAD_DAYS"
     )
+    rollup_1m_retention_days: Seconds = Field(
+        default=35, validation_alias="NORTHSTAR_ROLLUP_1M_RETENTION_DAYS"
+    )
     db_pool_size: Seconds = Field(default=5, validation_alias="NORTHSTAR_DB_POOL_SIZE")
 
     @model_validator(mode="after")
