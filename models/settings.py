@@ -34,7 +34,7 @@ _KNOWN_WEAK_SECRETS = frozenset(
     {"changeme", "secret", "password", "dev", "development", "test", "northstar"}
 )
 
-Seconds = Annotated[int, Field(gt=0)]
+PositiveInt = Annotated[int, Field(gt=0)]
 
 
 def _estimated_entropy_bits(secret: str) -> float:
@@ -74,18 +74,18 @@ class Settings(BaseSettings):
     )
     demo_mode: bool = Field(default=False, validation_alias="NORTHSTAR_DEMO")
     data_dir: str = Field(default=".data", validation_alias="NORTHSTAR_DATA_DIR")
-    statement_timeout_ms: Seconds = Field(
+    statement_timeout_ms: PositiveInt = Field(
         default=5000, validation_alias="NORTHSTAR_STATEMENT_TIMEOUT_MS"
     )
-    query_row_limit: Seconds = Field(default=10000, validation_alias="NORTHSTAR_QUERY_ROW_LIMIT")
-    events_page_max: Seconds = Field(default=500, validation_alias="NORTHSTAR_EVENTS_PAGE_MAX")
-    partitions_ahead_days: Seconds = Field(
+    query_row_limit: PositiveInt = Field(default=10000, validation_alias="NORTHSTAR_QUERY_ROW_LIMIT")
+    events_page_max: PositiveInt = Field(default=500, validation_alias="NORTHSTAR_EVENTS_PAGE_MAX")
+    partitions_ahead_days: PositiveInt = Field(
         default=7, validation_alias="NORTHSTAR_PARTITIONS_AHEAD_DAYS"
     )
-    rollup_1m_retention_days: Seconds = Field(
+    rollup_1m_retention_days: PositiveInt = Field(
         default=35, validation_alias="NORTHSTAR_ROLLUP_1M_RETENTION_DAYS"
     )
-    db_pool_size: Seconds = Field(default=5, validation_alias="NORTHSTAR_DB_POOL_SIZE")
+    db_pool_size: PositiveInt = Field(default=5, validation_alias="NORTHSTAR_DB_POOL_SIZE")
 
     @model_validator(mode="after")
     def _production_needs_a_strong_secret(self) -> Settings:
