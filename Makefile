@@ -1,0 +1,94 @@
+# Northstar developer entry points; `make help` lists them.
+#
+# Every target that needs them first creates .venv if missing and reinstalls the project when
+# pyproject.toml changed (scripts/ensure-venv.sh), then makes sure PostgreSQL and Redis are
+# reachable, starting private ones under .data/ if needed (scripts/ensure-services.sh). The URLs
+# chosen are written to .data/services.env, which the recipes source.
+#
+# Variables: PYTEST_ARGS (extra pytest arguments), BENCH_ARGS (default --quick),
+# DATABASE_URL / REDIS_URL (servers to prefer), NORTHSTAR_DATA_DIR (default .data).
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+# Each recipe runs in one shell, so what it sources and exports reaches its later lines.
+.ONESHELL:
+.DEFAULT_GOAL := help
+
+VENV := .venv
+BIN := $(VENV)/bin
+export NORTHSTAR_DATA_DIR ?= $(CURDIR)/.data
+SERVICES_ENV := $(NORTHSTAR_DATA_DIR)/services.env
+PYTEST_ARGS ?=
+BENCH_ARGS ?= --quick
+
+# $(call use-db,NAME[,--fresh]): recipe lines that make sure the services run, load their URLs,
+# create database NAME (dropping it first with --fresh) and point DATABASE_URL at it.
+define use-db
+scripts/ensure-services.sh
+source "$(SERVICES_ENV)"
+scripts/create-db.sh $(1) $(2)
+DATABASE_URL=$$(scripts/url-with-db.sh "$$DATABASE_URL" $(1))
+export DATABASE_URL REDIS_URL
+endef
+
+# Environment of the demo: database "northstar", demo mode. Also meant for the Procfile-driven
+# runner (web/worker/cron) that will follow `demo summary` once the Procfile has those entries.
+define demo-env
+$(call use-db,northstar)
+export NORTHSTAR_DEMO=1 NORTHSTAR_ENV=dev
+endef
+
+define lint-steps
+$(BIN)/ruff check .
+$(BIN)/ruff format --check .
+$(BIN)/mypy
+endef
+
+.PHONY: help venv services stop-services demo test lint format bench clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+venv: ## Create .venv and (re)install the project when pyproject.toml changed
+	@scripts/ensure-venv.sh
+
+services: ## Make sure PostgreSQL and Redis are reachable (writes .data/services.env)
+	@scripts/ensure-services.sh
+	cat "$(SERVICES_ENV)"
+
+stop-services: ## Stop the private PostgreSQL/Redis started under .data, if any
+	@scripts/stop-services.sh
+
+demo: venv ## Migrate and seed the "northstar" database with demo data, then summarise it
+	@$(demo-env)
+	set -x
+	$(BIN)/northstar db upgrade
+	$(BIN)/northstar demo seed
+	$(BIN)/northstar demo history
+	$(BIN)/northstar demo summary
+
+test: venv ## Lint, type-check and run pytest against a fresh northstar_test (PYTEST_ARGS=...)
+	@$(call use-db,northstar_test,--fresh)
+	REDIS_URL=$$(scripts/url-with-db.sh "$$REDIS_URL" 15)
+	export REDIS_URL NORTHSTAR_ENV=test
+	set -x
+	$(lint-steps)
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: venv ## ruff check, ruff format --check and mypy
+	@set -x
+	$(lint-steps)
+
+format: venv ## Apply ruff's formatting and safe fixes
+	@set -x
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: venv ## Run bench/storage.py (BENCH_ARGS, default --quick) on a fresh northstar_bench
+	@$(call use-db,northstar_bench,--fresh)
+	set -x
+	$(BIN)/python bench/storage.py $(BENCH_ARGS)
+
+clean: ## Stop private services, then remove .venv and .data
+	@scripts/stop-services.sh --purge
+	rm -rf $(VENV) .data
