@@ -77,7 +77,9 @@ class Settings(BaseSettings):
     statement_timeout_ms: PositiveInt = Field(
         default=5000, validation_alias="NORTHSTAR_STATEMENT_TIMEOUT_MS"
     )
-    query_row_limit: PositiveInt = Field(default=10000, validation_alias="NORTHSTAR_QUERY_ROW_LIMIT")
+    query_row_limit: PositiveInt = Field(
+        default=10000, validation_alias="NORTHSTAR_QUERY_ROW_LIMIT"
+    )
     events_page_max: PositiveInt = Field(default=500, validation_alias="NORTHSTAR_EVENTS_PAGE_MAX")
     partitions_ahead_days: PositiveInt = Field(
         default=7, validation_alias="NORTHSTAR_PARTITIONS_AHEAD_DAYS"
