@@ -7,13 +7,22 @@ from typing import Any
 
 from alembic import context
 from sqlalchemy import create_engine, pool
+from sqlalchemy.dialects.postgresql.base import ischema_names
 
+from models.base import LTree
 from models.schema import metadata
 from models.settings import get_settings
 
+# Teach reflection the contrib type, so autogenerate compares ``org_units.path`` as LTREE
+# (instead of warning about an unknown type and skipping the column).
+ischema_names.setdefault("ltree", LTree)
+
 # Day partitions are created and dropped at run time by the storage maintenance call; the
-# TimescaleDB backend's internal objects are its own. Neither belongs to the migrations.
-_RUNTIME_TABLE = re.compile(r"^(events|rollup_1m)_p\d{8}$|^_timescaledb_|^_hyper_|^_materialized_")
+# TimescaleDB backend's internal objects (and its ``metric_values`` feed of the continuous
+# aggregates, installed by migration 0002) are its own. None belongs to the models.
+_RUNTIME_TABLE = re.compile(
+    r"^(events|rollup_1m)_p\d{8}$|^_timescaledb_|^_hyper_|^_materialized_|^metric_values$"
+)
 
 
 def include_object(

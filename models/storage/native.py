@@ -1,4 +1,4 @@
-"""Native PostgreSQL storage: day partitions for ``events`` and ``rollup_1m``.
+"""Native PostgreSQL storage: day partitions of ``events`` and ``rollup_1m``, and retention.
 
 ``INSTALL`` is the DDL of migration 0002 for this backend. Change the schema with a new
 migration, never by editing it.
@@ -7,9 +7,12 @@ migration, never by editing it.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable
 
-from sqlalchemy import Connection, text
+import psycopg
+from sqlalchemy import Connection, Engine, text
+from sqlalchemy.exc import OperationalError
 
 from models.facts import PARTITIONED_BY_DAY
 
@@ -82,17 +85,7 @@ def missing_partitions(
     wanted = sorted(set(days))
     if not wanted:
         return []
-    existing = set(
-        connection.execute(
-            text(
-                "SELECT c.relname FROM pg_inherits i "
-                "JOIN pg_class c ON c.oid = i.inhrelid "
-                "JOIN pg_class p ON p.oid = i.inhparent "
-                "WHERE p.relname = ANY(:parents)"
-            ),
-            {"parents": list(PARTITIONED_BY_DAY)},
-        ).scalars()
-    )
+    existing = set(_attached_partitions(connection, PARTITIONED_BY_DAY))
     return [
         (table, day)
         for day in wanted
@@ -107,12 +100,13 @@ def ensure_partitions(connection: Connection, days: Iterable[dt.date]) -> list[s
     Idempotent and safe to run from several processes at once (an advisory lock serialises
     creators). Returns the names of partitions it created.
     """
-    missing = missing_partitions(connection, days)
-    if not missing:
+    wanted = sorted(set(days))
+    if not missing_partitions(connection, wanted):
         return []
     connection.execute(text(_PARTITION_LOCK))
     created = []
-    for table, day in missing:
+    # Look again under the lock: another process may have created some while we waited.
+    for table, day in missing_partitions(connection, wanted):
         name = partition_name(table, day)
         start, end = _day_bounds(day)
         connection.exec_driver_sql(
@@ -121,3 +115,66 @@ def ensure_partitions(connection: Connection, days: Iterable[dt.date]) -> list[s
         )
         created.append(name)
     return created
+
+
+_PARTITION_NAME = re.compile(r"^(?P<table>[a-z0-9_]+)_p(?P<day>\d{8})$")
+
+
+def existing_partitions(connection: Connection, table: str) -> list[tuple[str, dt.date]]:
+    """The day partitions of ``table`` as (name, UTC day), oldest first.
+
+    Only partitions named by :func:`partition_name` are listed: a partition someone attached
+    by hand is never touched by retention.
+    """
+    found = []
+    for name in _attached_partitions(connection, (table,)):
+        match = _PARTITION_NAME.match(name)
+        if match and match["table"] == table:
+            found.append((name, dt.datetime.strptime(match["day"], "%Y%m%d").date()))
+    return sorted(found, key=lambda item: item[1])
+
+
+def drop_partition(engine: Engine, table: str, name: str, lock_timeout_ms: int) -> bool:
+    """Detach partition ``name`` from ``table``, then drop it, each in a short transaction.
+
+    Detaching takes an exclusive lock on the parent; ``lock_timeout_ms`` bounds the wait so
+    maintenance never queues behind a long query and stalls every writer behind it. Returns
+    False (and leaves the partition alone) when the lock was not granted in time.
+    """
+    try:
+        with engine.begin() as connection:
+            _set_lock_timeout(connection, lock_timeout_ms)
+            connection.execute(text(_PARTITION_LOCK))
+            # Another maintenance run may have detached it since we listed it.
+            if name in _attached_partitions(connection, (table,)):
+                connection.exec_driver_sql(f"ALTER TABLE {table} DETACH PARTITION {name}")
+    except OperationalError as exc:
+        if isinstance(exc.orig, psycopg.errors.LockNotAvailable):
+            return False
+        raise
+    # Nothing reaches a detached partition through its parent any more: no lock wait here,
+    # and no timeout that could leave it detached but undropped.
+    with engine.begin() as connection:
+        connection.exec_driver_sql(f"DROP TABLE IF EXISTS {name}")
+    return True
+
+
+def _attached_partitions(connection: Connection, parents: Iterable[str]) -> list[str]:
+    """Names of the partitions currently attached to any of ``parents``."""
+    return list(
+        connection.execute(
+            text(
+                "SELECT c.relname FROM pg_inherits i "
+                "JOIN pg_class c ON c.oid = i.inhrelid "
+                "JOIN pg_class p ON p.oid = i.inhparent "
+                "WHERE p.relname = ANY(:parents)"
+            ),
+            {"parents": list(parents)},
+        ).scalars()
+    )
+
+
+def _set_lock_timeout(connection: Connection, timeout_ms: int) -> None:
+    connection.execute(
+        text("SELECT set_config('lock_timeout', :ms, true)"), {"ms": str(int(timeout_ms))}
+    )

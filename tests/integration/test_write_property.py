@@ -1,0 +1,338 @@
+"""Property: whatever batches arrive, every rollup equals the aggregate of the stored events.
+
+The oracle recomputes the rollups in Python from the rows in ``events`` (not with the write
+path's SQL), so a bucketing or folding mistake in the SQL cannot hide behind the same mistake.
+The session time zone is set away from UTC, so UTC bucketing is exercised, not assumed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
+from sqlalchemy import Connection, Engine, create_engine, text
+from sqlalchemy.orm import Session
+
+from models.enums import Granularity, OrgLevel, RefreshMode
+from models.org import OrgUnit
+from models.settings import Settings, StorageBackend
+from models.sources import Metric, Source
+from models.storage import installed_backend
+from models.writes import EventRow, WriteResult, write_events
+
+# --- catalog: the org units, sources and metrics events refer to ---------------------------
+
+SOURCE_MEASURES = {"orders": ("amount", "qty"), "tickets": ("minutes",)}
+"""Measures each test source declares as metrics (plus the implicit event count)."""
+
+
+@dataclass(frozen=True)
+class Catalog:
+    units: tuple[int, ...]
+    sources: Mapping[str, int]
+    metrics: Mapping[tuple[int, str | None], int]
+    """Metric id by (source id, measure); measure None is the event count."""
+
+    def metrics_of(self, source_id: int, measures: Iterable[str]) -> set[int]:
+        """The metrics an event of ``source_id`` carrying ``measures`` feeds."""
+        fed = {self.metrics[(source_id, None)]}
+        fed |= {self.metrics[(source_id, m)] for m in measures if (source_id, m) in self.metrics}
+        return fed
+
+
+def make_catalog(engine: Engine, retention_days: Mapping[str, int] | None = None) -> Catalog:
+    """A company with two child units, and the sources of ``SOURCE_MEASURES``."""
+    retention = dict(retention_days or {})
+    with Session(engine) as session, session.begin():
+        root = OrgUnit(key="acme", name="Acme", level=OrgLevel.COMPANY, path="0")
+        session.add(root)
+        session.flush()
+        root.path = str(root.id)
+        children = [
+            OrgUnit(key=f"unit{n}", name=f"Unit {n}", level=OrgLevel.REGION, parent_id=root.id)
+            for n in (1, 2)
+        ]
+        for n, child in enumerate(children):
+            child.path = f"{root.id}.tmp{n}"
+        session.add_all(children)
+        session.flush()
+        for child in children:
+            child.path = f"{root.id}.{child.id}"
+        sources: dict[str, int] = {}
+        metrics: dict[tuple[int, str | None], int] = {}
+        for key, measures in SOURCE_MEASURES.items():
+            source = Source(
+                key=key,
+                name=key.title(),
+                owner_unit_id=root.id,
+                refresh_mode=RefreshMode.STREAMING,
+                freshness_sla_s=300,
+                retention_days=retention.get(key, 90),
+            )
+            session.add(source)
+            session.flush()
+            sources[key] = source.id
+            for measure in (None, *measures):
+                metric = Metric(
+                    key=f"{key}.{measure or 'count'}",
+                    source_id=source.id,
+                    measure=measure,
+                    name=f"{key} {measure or 'count'}",
+                )
+                session.add(metric)
+                session.flush()
+                metrics[(source.id, measure)] = metric.id
+        units = (root.id, *(child.id for child in children))
+    return Catalog(units=units, sources=sources, metrics=metrics)
+
+
+# --- oracle: rollups recomputed in Python from the stored events ---------------------------
+
+RollupKey = tuple[dt.datetime, int, int]
+"""(bucket, metric_id, org_unit_id)"""
+
+
+@dataclass
+class Aggregate:
+    n: int
+    total: float
+    min_v: float
+    max_v: float
+    sum_sq: float
+    last_ts: dt.datetime
+
+    def add(self, v: float, ts: dt.datetime) -> None:
+        self.n += 1
+        self.total += v
+        self.min_v = min(self.min_v, v)
+        self.max_v = max(self.max_v, v)
+        self.sum_sq += v * v
+        self.last_ts = max(self.last_ts, ts)
+
+
+ROLLUP_TABLES = {
+    Granularity.MINUTE: "rollup_1m",
+    Granularity.HOUR: "rollup_1h",
+    Granularity.DAY: "rollup_1d",
+}
+
+
+def utc_bucket(ts: dt.datetime, granularity: Granularity) -> dt.datetime:
+    utc = ts.astimezone(dt.UTC).replace(second=0, microsecond=0)
+    if granularity is Granularity.MINUTE:
+        return utc
+    utc = utc.replace(minute=0)
+    return utc if granularity is Granularity.HOUR else utc.replace(hour=0)
+
+
+def stored_events(
+    connection: Connection,
+) -> list[tuple[dt.datetime, int, str, int, dict[str, Any]]]:
+    return [
+        (ts, source_id, event_id, unit, measures)
+        for ts, source_id, event_id, unit, measures in connection.execute(
+            text("SELECT ts, source_id, event_id, org_unit_id, measures FROM events")
+        )
+    ]
+
+
+def expected_rollups(
+    connection: Connection, catalog: Catalog, granularity: Granularity
+) -> dict[RollupKey, Aggregate]:
+    """The rollup rows ``granularity`` must hold, given what is in ``events`` now."""
+    expected: dict[RollupKey, Aggregate] = {}
+    for ts, source_id, _event_id, unit, measures in stored_events(connection):
+        values: list[tuple[int, float]] = [(catalog.metrics[(source_id, None)], 1.0)]
+        values += [
+            (catalog.metrics[(source_id, name)], float(v))
+            for name, v in measures.items()
+            if (source_id, name) in catalog.metrics
+        ]
+        bucket = utc_bucket(ts, granularity)
+        for metric_id, v in values:
+            key = (bucket, metric_id, unit)
+            if key in expected:
+                expected[key].add(v, ts)
+            else:
+                expected[key] = Aggregate(1, v, v, v, v * v, ts)
+    return expected
+
+
+def stored_rollups(connection: Connection, table: str) -> dict[RollupKey, Aggregate]:
+    rows = connection.execute(
+        text(
+            f"SELECT bucket, metric_id, org_unit_id, n, total, min_v, max_v, sum_sq, last_ts "
+            f"FROM {table}"
+        )
+    )
+    return {
+        (bucket, metric_id, unit): Aggregate(int(n), total, min_v, max_v, sum_sq, last_ts)
+        for bucket, metric_id, unit, n, total, min_v, max_v, sum_sq, last_ts in rows
+    }
+
+
+def _close(a: float, b: float) -> bool:
+    return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-6)
+
+
+def rollup_mismatches(engine: Engine, catalog: Catalog) -> list[str]:
+    """Every way the stored rollups differ from the events (empty when they agree)."""
+    problems: list[str] = []
+    with engine.connect() as connection:
+        for granularity, table in ROLLUP_TABLES.items():
+            want = expected_rollups(connection, catalog, granularity)
+            have = stored_rollups(connection, table)
+            problems += [f"{table}: missing {key}" for key in want.keys() - have.keys()]
+            problems += [f"{table}: without events {key}" for key in have.keys() - want.keys()]
+            for key in want.keys() & have.keys():
+                w, h = want[key], have[key]
+                same = (
+                    w.n == h.n
+                    and w.last_ts == h.last_ts
+                    and all(
+                        _close(getattr(w, f), getattr(h, f))
+                        for f in ("total", "min_v", "max_v", "sum_sq")
+                    )
+                )
+                if not same:
+                    problems.append(f"{table} {key}: want {w}, have {h}")
+    return problems
+
+
+def truncate_facts(engine: Engine) -> None:
+    with engine.begin() as connection:
+        connection.execute(text("TRUNCATE events, rollup_1m, rollup_1h, rollup_1d"))
+
+
+def require_native(engine: Engine) -> None:
+    with engine.connect() as connection:
+        backend = installed_backend(connection)
+    if backend is not StorageBackend.NATIVE:
+        pytest.skip(f"native-backend test; this database runs {backend} (see test_timescale)")
+
+
+# --- the property --------------------------------------------------------------------------
+
+BASE = dt.datetime(2026, 3, 29, tzinfo=dt.UTC)
+# Seconds into a day that sit on minute, hour and day edges, so buckets are cut exactly there.
+EDGE_SECONDS = (0, 1, 59, 60, 3599, 3600, 7199, 43200, 86340, 86399)
+
+timestamps = st.builds(
+    lambda day, second, micro: BASE + dt.timedelta(days=day, seconds=second, microseconds=micro),
+    st.integers(0, 3),
+    st.sampled_from(EDGE_SECONDS) | st.integers(0, 86399),
+    st.sampled_from((0, 1, 999_999)),
+)
+values = st.integers(-100_000, 100_000).map(lambda cents: cents / 100)
+
+
+@dataclass(frozen=True)
+class Draft:
+    """An event before the catalog gives it ids: source by key, unit by index."""
+
+    source: str
+    event_id: str
+    ts: dt.datetime
+    unit: int
+    measures: Mapping[str, float]
+
+    @property
+    def identity(self) -> tuple[str, str, dt.datetime]:
+        return (self.source, self.event_id, self.ts)
+
+
+@st.composite
+def drafts(draw: st.DrawFn) -> Draft:
+    source = draw(st.sampled_from(sorted(SOURCE_MEASURES)))
+    # Some measures are optional and missing; "note" is not a metric and must be ignored.
+    names = draw(st.sets(st.sampled_from((*SOURCE_MEASURES[source], "note"))))
+    return Draft(
+        source=source,
+        event_id=draw(st.sampled_from([f"e{n}" for n in range(6)])),
+        ts=draw(timestamps),
+        unit=draw(st.integers(0, 2)),
+        measures={name: draw(values) for name in sorted(names)},
+    )
+
+
+@st.composite
+def scenarios(draw: st.DrawFn) -> list[list[Draft]]:
+    """Batches over a pool of events: duplicates within and across batches, retries, any order.
+
+    A retried event carries its original payload, as producers resend the same record.
+    """
+    pool = draw(st.lists(drafts(), min_size=1, max_size=20, unique_by=lambda d: d.identity))
+    batches: list[list[Draft]] = []
+    for _ in range(draw(st.integers(1, 6))):
+        if batches and draw(st.booleans()):
+            batches.append(draw(st.sampled_from(batches)))
+        else:
+            picks = draw(st.lists(st.integers(0, len(pool) - 1), min_size=1, max_size=12))
+            batches.append([pool[i] for i in picks])
+    return batches
+
+
+def to_row(draft: Draft, catalog: Catalog) -> EventRow:
+    return EventRow(
+        ts=draft.ts,
+        source_id=catalog.sources[draft.source],
+        event_id=draft.event_id,
+        org_unit_id=catalog.units[draft.unit],
+        measures=draft.measures,
+    )
+
+
+def expected_result(
+    batch: Sequence[Draft], seen: set[tuple[str, str, dt.datetime]], catalog: Catalog
+) -> WriteResult:
+    new = {d.identity: d for d in batch if d.identity not in seen}
+    metrics: set[int] = set()
+    for draft in new.values():
+        metrics |= catalog.metrics_of(catalog.sources[draft.source], draft.measures)
+    return WriteResult(len(new), frozenset(metrics))
+
+
+@pytest.fixture
+def catalog(db: Engine) -> Catalog:
+    require_native(db)
+    return make_catalog(db)
+
+
+@pytest.fixture
+def off_utc(db: Engine, settings: Settings) -> Iterator[Engine]:
+    """An engine whose sessions run at UTC+05:30, so UTC bucketing is really exercised."""
+    engine = create_engine(
+        settings.sqlalchemy_url, connect_args={"options": "-c TimeZone=Asia/Kolkata"}
+    )
+    yield engine
+    engine.dispose()
+
+
+@hypothesis_settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(batches=scenarios())
+def test_rollups_equal_the_aggregate_of_events_after_any_batches(
+    db: Engine, off_utc: Engine, catalog: Catalog, batches: list[list[Draft]]
+) -> None:
+    truncate_facts(db)
+    seen: set[tuple[str, str, dt.datetime]] = set()
+    for batch in batches:
+        want = expected_result(batch, seen, catalog)
+        got = write_events(off_utc, [to_row(d, catalog) for d in batch])
+        assert got == want
+        seen |= {d.identity for d in batch}
+
+    with db.connect() as connection:
+        stored = {(s, e, ts) for ts, s, e, _unit, _m in stored_events(connection)}
+    assert stored == {(catalog.sources[s], e, ts) for s, e, ts in seen}
+    assert rollup_mismatches(db, catalog) == []
