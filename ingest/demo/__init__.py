@@ -1,0 +1,1 @@
+"""The demo: its catalogue, seeding, and a generator of realistic history."""

@@ -1,0 +1,137 @@
+"""Idempotent demo seeding: the catalogue always, demo accounts only in demo mode."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from ingest.demo import catalog
+from models.audit import Actor
+from models.catalog import (
+    UserSpec,
+    create_user,
+    find_user,
+    upsert_kpi,
+    upsert_org_unit,
+    upsert_role,
+    upsert_source,
+)
+from models.settings import Settings
+from models.users import User
+
+SEED_ACTOR = Actor("system:demo-seed")
+CREDENTIALS_FILE = "demo-credentials.txt"
+_HEADER = (
+    "# Northstar demo accounts: e-mail, password, role, scope (tab-separated).\n"
+    "# Written when the accounts were created; re-seeding keeps them. Keep this file private.\n"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class NewAccount:
+    email: str
+    password: str
+    roles: tuple[str, ...]
+    scopes: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SeedReport:
+    """What a seed run did; ``new_accounts`` carry passwords and exist only for this run."""
+
+    org_units: int
+    sources: int
+    kpis: int
+    roles: int
+    demo_mode: bool
+    demo_accounts: tuple[str, ...]
+    new_accounts: tuple[NewAccount, ...]
+    credentials_path: Path | None
+
+
+def credentials_path(settings: Settings) -> Path:
+    return Path(settings.data_dir) / CREDENTIALS_FILE
+
+
+def read_credentials(path: Path) -> dict[str, str]:
+    """The passwords recorded in a credentials file, by e-mail."""
+    found: dict[str, str] = {}
+    if not path.exists():
+        return found
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line and not line.startswith("#"):
+            email, password, *_ = line.split("\t")
+            found[email] = password
+    return found
+
+
+def _write_credentials(path: Path, accounts: tuple[NewAccount, ...]) -> None:
+    """Record new passwords, keeping other accounts' lines; the file is only owner-readable."""
+    lines: dict[str, str] = {}
+    if path.exists():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line and not line.startswith("#"):
+                lines[line.split("\t", 1)[0]] = line
+    for account in accounts:
+        fields = (
+            account.email,
+            account.password,
+            ",".join(account.roles),
+            ",".join(account.scopes),
+        )
+        lines[account.email] = "\t".join(fields)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Created 0600 from the start (never world-readable, even for an instant), then replaced.
+    partial = path.with_name(path.name + ".partial")
+    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(_HEADER + "".join(f"{line}\n" for line in lines.values()))
+    os.chmod(partial, 0o600)
+    os.replace(partial, path)
+
+
+def _ensure_accounts(session: Session) -> tuple[NewAccount, ...]:
+    created = []
+    for spec in catalog.DEMO_USERS:
+        if find_user(session, spec.email) is None:
+            created.append(_create_account(session, spec))
+    return tuple(created)
+
+
+def _create_account(session: Session, spec: UserSpec) -> NewAccount:
+    password = secrets.token_urlsafe(12)
+    create_user(session, spec, password, SEED_ACTOR)
+    return NewAccount(spec.email, password, spec.roles, spec.scopes)
+
+
+def seed_demo(engine: Engine, settings: Settings) -> SeedReport:
+    """Create or update the demo catalogue, and the demo accounts when demo mode is on.
+
+    Everything runs in one transaction. Existing accounts, and their passwords, are kept; new
+    accounts' passwords are written to ``<data_dir>/demo-credentials.txt`` before committing.
+    """
+    with Session(engine, expire_on_commit=False) as session, session.begin():
+        units = [upsert_org_unit(session, spec, SEED_ACTOR) for spec in catalog.org_units()]
+        roles = [upsert_role(session, spec, SEED_ACTOR) for spec in catalog.ROLES]
+        new_accounts = _ensure_accounts(session) if settings.demo_mode else ()
+        steward: User | None = find_user(session, catalog.STEWARD_EMAIL)
+        sources = [upsert_source(session, s, SEED_ACTOR, steward=steward) for s in catalog.SOURCES]
+        kpis = [upsert_kpi(session, k, SEED_ACTOR, steward=steward) for k in catalog.KPIS]
+        path = credentials_path(settings)
+        if new_accounts:
+            _write_credentials(path, new_accounts)
+    return SeedReport(
+        org_units=len(units),
+        sources=len(sources),
+        kpis=len(kpis),
+        roles=len(roles),
+        demo_mode=settings.demo_mode,
+        demo_accounts=tuple(u.email for u in catalog.DEMO_USERS) if settings.demo_mode else (),
+        new_accounts=new_accounts,
+        credentials_path=path if settings.demo_mode else None,
+    )
