@@ -1,7 +1,8 @@
-"""Configuration through the ORM: idempotent upserts of units, sources, KPIs, roles and users.
+"""Configuration through the ORM: idempotent upserts of org units, sources, metrics and KPIs.
 
 Every function takes a session and an :class:`~models.audit.Actor`, changes only what differs
-from the spec, audits each change, and leaves committing to the caller.
+from the spec, audits each change, and leaves committing to the caller. Roles, users and
+passwords are in :mod:`models.accounts`.
 """
 
 from __future__ import annotations
@@ -9,11 +10,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
-from werkzeug.security import check_password_hash, generate_password_hash
 
 from models.audit import Actor, record_change
 from models.base import Base
@@ -22,9 +22,8 @@ from models.enums import Classification, Direction, Granularity, OrgLevel, Refre
 from models.formulas import parse_formula
 from models.kpis import Kpi, KpiMetric
 from models.org import OrgUnit
-from models.permissions import Permission
 from models.sources import Metric, Source, SourceContract
-from models.users import Role, RolePermission, User, UserRole, UserScope
+from models.users import Role, User
 
 
 class CatalogError(ValueError):
@@ -73,35 +72,6 @@ class KpiSpec:
     description: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class RoleSpec:
-    key: str
-    name: str
-    permissions: frozenset[Permission]
-    description: str = ""
-    builtin: bool = True
-
-
-@dataclass(frozen=True, slots=True)
-class UserSpec:
-    email: str
-    display_name: str
-    roles: tuple[str, ...]
-    scopes: tuple[str, ...]
-    """Keys of the org units whose subtrees the user may see."""
-    is_demo: bool = False
-
-
-def hash_password(password: str) -> str:
-    """A salted scrypt hash of ``password`` (werkzeug format, self-describing)."""
-    return generate_password_hash(password, method="scrypt")
-
-
-def verify_password(password_hash: str | None, password: str) -> bool:
-    """Whether ``password`` matches ``password_hash``; a user without a hash never matches."""
-    return password_hash is not None and check_password_hash(password_hash, password)
-
-
 def metric_key(source_key: str, measure: str | None) -> str:
     """``orders`` for the event count of a source, ``orders.amount`` for one of its measures."""
     return source_key if measure is None else f"{source_key}.{measure}"
@@ -119,7 +89,7 @@ def _assign(obj: Base, values: Mapping[str, Any]) -> tuple[dict[str, Any], dict[
     return before, after
 
 
-def _audit_update(
+def audit_update(
     session: Session,
     actor: Actor,
     target: str,
@@ -127,11 +97,36 @@ def _audit_update(
     obj: Base,
     values: Mapping[str, Any],
 ) -> None:
+    """Set the attributes of ``obj`` that differ from ``values`` and audit them as one update."""
     before, after = _assign(obj, values)
     if after:
         record_change(
             session, actor, f"{target}.update", target, target_id, before=before, after=after
         )
+
+
+Keyed = TypeVar("Keyed", Source, Kpi, Role)
+"""The catalogue rows found by a unique ``key`` and upserted by :func:`upsert_by_key`."""
+
+
+def upsert_by_key(
+    session: Session,
+    actor: Actor,
+    model: type[Keyed],
+    target: str,
+    key: str,
+    values: Mapping[str, Any],
+) -> Keyed:
+    """The ``model`` row with this ``key``, created or updated to ``values`` and audited."""
+    row = session.scalar(select(model).where(model.key == key))
+    if row is None:
+        row = model(key=key, **values)
+        session.add(row)
+        session.flush()
+        record_change(session, actor, f"{target}.create", target, key, after=values)
+        return row
+    audit_update(session, actor, target, key, row, values)
+    return row
 
 
 def unit_by_key(session: Session, key: str) -> OrgUnit:
@@ -168,7 +163,7 @@ def upsert_org_unit(session: Session, spec: OrgUnitSpec, actor: Actor) -> OrgUni
     if unit.parent_id != (parent.id if parent else None):
         _move_subtree(session, unit, parent)
     values = {"name": spec.name, "level": spec.level, "parent_id": parent.id if parent else None}
-    _audit_update(session, actor, "org_unit", str(unit.id), unit, values)
+    audit_update(session, actor, "org_unit", str(unit.id), unit, values)
     return unit
 
 
@@ -205,14 +200,7 @@ def upsert_source(
     values = _source_values(spec, unit_by_key(session, spec.owner_unit_key))
     if steward is not None:
         values["steward_id"] = steward.id
-    source = session.scalar(select(Source).where(Source.key == spec.key))
-    if source is None:
-        source = Source(key=spec.key, **values)
-        session.add(source)
-        session.flush()
-        record_change(session, actor, "source.create", "source", spec.key, after=values)
-    else:
-        _audit_update(session, actor, "source", spec.key, source, values)
+    source = upsert_by_key(session, actor, Source, "source", spec.key, values)
     contract = ensure_contract(session, source, spec.fields, actor)
     sync_metrics(session, source, contract, spec.measure_units, actor)
     return source
@@ -286,7 +274,7 @@ def sync_metrics(
             after = {"key": key, "measure": measure, "name": name, "unit": unit}
             record_change(session, actor, "metric.create", "metric", key, after=after)
         else:
-            _audit_update(session, actor, "metric", key, metric, {"name": name, "unit": unit})
+            audit_update(session, actor, "metric", key, metric, {"name": name, "unit": unit})
         result.append(metric)
     return result
 
@@ -321,14 +309,7 @@ def upsert_kpi(
     }
     if steward is not None:
         values["steward_id"] = steward.id
-    kpi = session.scalar(select(Kpi).where(Kpi.key == spec.key))
-    if kpi is None:
-        kpi = Kpi(key=spec.key, **values)
-        session.add(kpi)
-        session.flush()
-        record_change(session, actor, "kpi.create", "kpi", spec.key, after=values)
-    else:
-        _audit_update(session, actor, "kpi", spec.key, kpi, values)
+    kpi = upsert_by_key(session, actor, Kpi, "kpi", spec.key, values)
     _sync_lineage(session, kpi, {metric_ids[k] for k in formula.metric_keys})
     return kpi
 
@@ -343,82 +324,6 @@ def _sync_lineage(session: Session, kpi: Kpi, metric_ids: set[int]) -> None:
         )
     session.add_all(KpiMetric(kpi_id=kpi.id, metric_id=m) for m in sorted(metric_ids - current))
     session.flush()
-
-
-def upsert_role(session: Session, spec: RoleSpec, actor: Actor) -> Role:
-    """Create or update a role and make its permissions exactly ``spec.permissions``."""
-    values = {"name": spec.name, "description": spec.description, "builtin": spec.builtin}
-    role = session.scalar(select(Role).where(Role.key == spec.key))
-    if role is None:
-        role = Role(key=spec.key, **values)
-        session.add(role)
-        session.flush()
-        record_change(session, actor, "role.create", "role", spec.key, after=values)
-    else:
-        _audit_update(session, actor, "role", spec.key, role, values)
-    current = set(
-        session.scalars(select(RolePermission.permission).where(RolePermission.role_id == role.id))
-    )
-    if current != spec.permissions:
-        session.execute(delete(RolePermission).where(RolePermission.role_id == role.id))
-        session.add_all(
-            RolePermission(role_id=role.id, permission=p) for p in sorted(spec.permissions)
-        )
-        session.flush()
-        record_change(
-            session,
-            actor,
-            "role.permissions",
-            "role",
-            spec.key,
-            before={"permissions": current},
-            after={"permissions": spec.permissions},
-        )
-    return role
-
-
-def find_user(session: Session, email: str) -> User | None:
-    """The user with this e-mail address, compared case-insensitively."""
-    return session.scalar(select(User).where(func.lower(User.email) == email.lower()))
-
-
-def create_user(session: Session, spec: UserSpec, password: str, actor: Actor) -> User:
-    """Create a user with a hashed password, roles and scopes; refuses an existing e-mail."""
-    if find_user(session, spec.email) is not None:
-        raise CatalogError(f"a user with e-mail {spec.email!r} already exists")
-    roles = _by_key(session, Role, spec.roles, "role")
-    units = [unit_by_key(session, key) for key in spec.scopes]
-    user = User(
-        email=spec.email,
-        display_name=spec.display_name,
-        password_hash=hash_password(password),
-        is_demo=spec.is_demo,
-        password_changed_at=dt.datetime.now(dt.UTC),
-    )
-    session.add(user)
-    session.flush()
-    granted_by = actor.user_id
-    session.add_all(UserRole(user_id=user.id, role_id=r.id, granted_by=granted_by) for r in roles)
-    session.add_all(
-        UserScope(user_id=user.id, org_unit_id=u.id, granted_by=granted_by) for u in units
-    )
-    session.flush()
-    after = {
-        "email": spec.email,
-        "roles": spec.roles,
-        "scopes": spec.scopes,
-        "is_demo": spec.is_demo,
-    }
-    record_change(session, actor, "user.create", "user", user.id, after=after)
-    return user
-
-
-def _by_key(session: Session, model: type[Role], keys: Sequence[str], what: str) -> list[Role]:
-    found = {r.key: r for r in session.scalars(select(model).where(model.key.in_(list(keys))))}
-    missing = [k for k in keys if k not in found]
-    if missing:
-        raise CatalogError(f"unknown {what} {', '.join(missing)}")
-    return [found[k] for k in keys]
 
 
 def source_ids_by_key(session: Session) -> dict[str, int]:

@@ -6,7 +6,8 @@ import datetime as dt
 
 from ingest.demo.generator import UnitProfile
 from ingest.demo.profiles import MARKETING_CHANNELS
-from models.catalog import KpiSpec, OrgUnitSpec, RoleSpec, SourceSpec, UserSpec
+from models.accounts import RoleSpec, UserSpec
+from models.catalog import KpiSpec, OrgUnitSpec, SourceSpec
 from models.contracts import FieldRole, FieldSpec, FieldType
 from models.enums import Classification, Direction, Granularity, OrgLevel, RefreshMode
 from models.permissions import ROLE_PERMISSIONS

@@ -11,16 +11,9 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from ingest.demo import catalog
+from models.accounts import UserSpec, create_user, find_user, upsert_role
 from models.audit import Actor
-from models.catalog import (
-    UserSpec,
-    create_user,
-    find_user,
-    upsert_kpi,
-    upsert_org_unit,
-    upsert_role,
-    upsert_source,
-)
+from models.catalog import upsert_kpi, upsert_org_unit, upsert_source
 from models.settings import Settings
 from models.users import User
 

@@ -13,7 +13,14 @@ from models.facts import BUCKET_WIDTH
 from models.formulas import Formula, FormulaError, parse_formula
 from models.permissions import Permission, Principal
 from models.queries.common import DEFAULT_LIMITS, Period, QueryLimits, QueryTooLarge, floor_to
-from models.queries.rollups import MetricStats, aggregate_values, fetch_stats, plan_reads
+from models.queries.rollups import (
+    MetricStats,
+    ReadPiece,
+    StatsKey,
+    aggregate_values,
+    fetch_stats,
+    plan_reads,
+)
 from models.queries.scope import Unit, child_units, resolve_unit
 
 
@@ -176,6 +183,31 @@ def _evaluate(kpi: KpiDefinition, stats: Mapping[int, MetricStats]) -> float | N
     return kpi.formula.evaluate(aggregate_values(kpi.formula.aggregates, kpi.metric_ids, stats))
 
 
+def _unit_stats(
+    connection: Connection,
+    principal: Principal,
+    unit: Unit,
+    metric_ids: list[int],
+    plan: Sequence[ReadPiece],
+    *,
+    max_rows: int,
+    series: Granularity | None = None,
+    by_child: bool = False,
+) -> dict[StatsKey, dict[int, MetricStats]]:
+    """:func:`fetch_stats` for ``unit``'s subtree within ``principal``'s scope."""
+    return fetch_stats(
+        connection,
+        scope_paths=principal.scope_paths,
+        unit_id=unit.id,
+        unit_path=unit.path,
+        metric_ids=metric_ids,
+        plan=plan,
+        series=series,
+        by_child=by_child,
+        max_rows=max_rows,
+    )
+
+
 def _period_stats(
     connection: Connection,
     principal: Principal,
@@ -183,14 +215,8 @@ def _period_stats(
     metric_ids: list[int],
     period: Period,
 ) -> dict[int, MetricStats]:
-    found = fetch_stats(
-        connection,
-        scope_paths=principal.scope_paths,
-        unit_id=unit.id,
-        unit_path=unit.path,
-        metric_ids=metric_ids,
-        plan=plan_reads(period),
-        max_rows=len(metric_ids),
+    found = _unit_stats(
+        connection, principal, unit, metric_ids, plan_reads(period), max_rows=len(metric_ids)
     )
     return found.get((0, None), {})
 
@@ -282,13 +308,12 @@ def kpi_series(
     buckets = series_buckets(period, granularity)
     metric_ids = sorted(kpi.metric_ids.values())
     plan = plan_reads(period, granularity)
-    found = fetch_stats(
+    found = _unit_stats(
         connection,
-        scope_paths=principal.scope_paths,
-        unit_id=resolved.id,
-        unit_path=resolved.path,
-        metric_ids=metric_ids,
-        plan=plan,
+        principal,
+        resolved,
+        metric_ids,
+        plan,
         series=granularity,
         max_rows=len(buckets) * len(metric_ids),
     )
@@ -327,13 +352,12 @@ def kpi_breakdown(
     resolved = resolve_unit(connection, principal, unit)
     children = child_units(connection, principal, resolved, limits=limits)
     metric_ids = sorted(kpi.metric_ids.values())
-    found = fetch_stats(
+    found = _unit_stats(
         connection,
-        scope_paths=principal.scope_paths,
-        unit_id=resolved.id,
-        unit_path=resolved.path,
-        metric_ids=metric_ids,
-        plan=plan_reads(period),
+        principal,
+        resolved,
+        metric_ids,
+        plan_reads(period),
         by_child=True,
         max_rows=max(len(children), 1) * len(metric_ids),
     )

@@ -27,8 +27,7 @@ _ROLLUP_COLUMNS = """
     sum_sq double precision NOT NULL,
     last_ts timestamptz NOT NULL"""
 
-INSTALL: tuple[str, ...] = (
-    """
+EVENTS_TABLE = """
     CREATE TABLE events (
         ts timestamptz NOT NULL,
         source_id integer NOT NULL,
@@ -39,24 +38,26 @@ INSTALL: tuple[str, ...] = (
         attrs jsonb DEFAULT '{}'::jsonb NOT NULL,
         ingested_at timestamptz DEFAULT now() NOT NULL,
         CONSTRAINT pk_events PRIMARY KEY (source_id, event_id, ts)
-    ) PARTITION BY RANGE (ts)
+    )"""
+"""``CREATE TABLE events`` without storage clauses; the TimescaleDB backend shares it."""
+
+
+def _rollup_table(name: str, storage: str = "") -> str:
+    return f"""
+    CREATE TABLE {name} ({_ROLLUP_COLUMNS},
+        CONSTRAINT pk_{name} PRIMARY KEY (metric_id, bucket, org_unit_id)
+    ){storage}
+    """
+
+
+# Built from pieces, but the text each statement produces is what 0002 ran: keep it unchanged.
+INSTALL: tuple[str, ...] = (
+    f"""{EVENTS_TABLE} PARTITION BY RANGE (ts)
     """,
     "CREATE INDEX ix_events_source_id_ts ON events (source_id, ts)",
-    f"""
-    CREATE TABLE rollup_1m ({_ROLLUP_COLUMNS},
-        CONSTRAINT pk_rollup_1m PRIMARY KEY (metric_id, bucket, org_unit_id)
-    ) PARTITION BY RANGE (bucket)
-    """,
-    f"""
-    CREATE TABLE rollup_1h ({_ROLLUP_COLUMNS},
-        CONSTRAINT pk_rollup_1h PRIMARY KEY (metric_id, bucket, org_unit_id)
-    )
-    """,
-    f"""
-    CREATE TABLE rollup_1d ({_ROLLUP_COLUMNS},
-        CONSTRAINT pk_rollup_1d PRIMARY KEY (metric_id, bucket, org_unit_id)
-    )
-    """,
+    _rollup_table("rollup_1m", " PARTITION BY RANGE (bucket)"),
+    _rollup_table("rollup_1h"),
+    _rollup_table("rollup_1d"),
 )
 
 UNINSTALL: tuple[str, ...] = (

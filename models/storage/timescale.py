@@ -19,6 +19,8 @@ import datetime as dt
 
 from sqlalchemy import Connection, Engine, text
 
+from models.storage.native import EVENTS_TABLE
+
 CHUNK_INTERVAL = "1 day"
 REFRESH_WINDOW_DAYS = 7
 """Refresh policies re-materialise this many recent days; ``refresh_late_data`` goes further."""
@@ -32,18 +34,7 @@ MIN_ROLLUP_1M_RETENTION_DAYS = REFRESH_WINDOW_DAYS + 1
 """Shorter would let the hourly refresh re-read minutes that retention already dropped."""
 COLUMNSTORE_AFTER_DAYS = 7
 
-_EVENTS = """
-    CREATE TABLE events (
-        ts timestamptz NOT NULL,
-        source_id integer NOT NULL,
-        event_id text NOT NULL,
-        org_unit_id integer NOT NULL,
-        measures jsonb DEFAULT '{}'::jsonb NOT NULL,
-        dims jsonb DEFAULT '{}'::jsonb NOT NULL,
-        attrs jsonb DEFAULT '{}'::jsonb NOT NULL,
-        ingested_at timestamptz DEFAULT now() NOT NULL,
-        CONSTRAINT pk_events PRIMARY KEY (source_id, event_id, ts)
-    )
+_EVENTS = f"""{EVENTS_TABLE}
 """
 _METRIC_VALUES = """
     CREATE TABLE metric_values (

@@ -36,6 +36,8 @@ from models.queries.scope import OUT_OF_SCOPE, child_units, resolve_unit, root_u
 from models.settings import Settings
 from models.writes import EventRow, write_events
 
+from .factories import insert_metric, insert_source, insert_unit
+
 T0 = dt.datetime(2026, 3, 2, tzinfo=dt.UTC)
 HOUR, DAY, MINUTE = dt.timedelta(hours=1), dt.timedelta(days=1), dt.timedelta(minutes=1)
 
@@ -128,28 +130,9 @@ def same(actual: float | None, expected: float | None) -> bool:
 
 def _insert_world(connection: Connection) -> None:
     for unit_id, key, level, parent, path in UNITS:
-        connection.execute(
-            text(
-                "INSERT INTO org_units (id, key, name, level, parent_id, path) VALUES "
-                "(:id, :key, :name, CAST(:level AS org_level), :parent, CAST(:path AS ltree))"
-            ),
-            {
-                "id": unit_id,
-                "key": key,
-                "name": key.upper(),
-                "level": level,
-                "parent": parent,
-                "path": path,
-            },
-        )
+        insert_unit(connection, unit_id, key, level, path, parent)
     for source_id, key in [(1, "orders"), (2, "web_sessions")]:
-        connection.execute(
-            text(
-                "INSERT INTO sources (id, key, name, owner_unit_id, refresh_mode, freshness_sla_s)"
-                " VALUES (:id, :key, :name, 1, 'streaming', 60)"
-            ),
-            {"id": source_id, "key": key, "name": key.title()},
-        )
+        insert_source(connection, source_id, key, freshness_sla_s=60)
     # Version 1 did not classify the email yet: the current (highest) version must win.
     old_orders = [dict(f, classification="internal") for f in ORDERS_FIELDS]
     contracts = [(1, 1, old_orders), (1, 2, ORDERS_FIELDS), (2, 1, SESSIONS_FIELDS)]
@@ -167,13 +150,7 @@ def _insert_world(connection: Connection) -> None:
         (2, "orders.amount", 1, "amount"),
         (3, "web_sessions", 2, None),
     ]:
-        connection.execute(
-            text(
-                "INSERT INTO metrics (id, key, source_id, measure, name) "
-                "VALUES (:id, :key, :s, :m, :name)"
-            ),
-            {"id": metric_id, "key": key, "s": source_id, "m": measure, "name": key.title()},
-        )
+        insert_metric(connection, metric_id, key, source_id, measure)
     for key, formula in KPIS.items():
         connection.execute(
             text(
@@ -369,12 +346,7 @@ def test_breakdown_of_additive_kpi_sums_to_parent(world: World, conn: Connection
 
 def test_breakdown_lists_children_without_data(world: World, conn: Connection) -> None:
     with world.engine.begin() as connection:
-        connection.execute(
-            text(
-                "INSERT INTO org_units (id, key, name, level, parent_id, path) "
-                "VALUES (12, 'uk', 'UK', 'country', 2, CAST('1.2.12' AS ltree))"
-            )
-        )
+        insert_unit(connection, 12, "uk", "country", "1.2.12", parent_id=2)
     with world.read() as fresh:
         orders = load_kpi(fresh, GLOBAL, "orders")
         aov = load_kpi(fresh, GLOBAL, "aov")

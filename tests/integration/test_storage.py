@@ -10,9 +10,18 @@ import pytest
 from sqlalchemy import Engine, text
 
 from models.settings import Settings, StorageBackend
-from models.storage import installed_backend, native
+from models.storage import native
 from models.storage.maintenance import LOCK_TIMEOUT_MS, run_maintenance
 from models.writes import EventRow, WriteResult, write_events
+
+from .factories import (
+    ROOT_UNIT,
+    all_rollups,
+    catalog_layout,
+    make_catalog,
+    require_native,
+    rollups,
+)
 
 NOW = dt.datetime(2031, 5, 10, 13, 0, tzinfo=dt.UTC)
 TODAY = NOW.date()
@@ -43,91 +52,21 @@ def _drop_all_partitions(engine: Engine) -> None:
                 connection.exec_driver_sql(f"DROP TABLE {name}")
 
 
-UNIT = 1
-SOURCES = {"orders": 1, "tickets": 2}
-COUNT_METRIC = {"orders": 1, "tickets": 2}
-MEASURE = {"orders": ("amount", 3), "tickets": ("minutes", 4)}
-"""Per source: its one measure and that measure's metric id."""
-
-
-def make_catalog(engine: Engine, retention_days: dict[str, int] | None = None) -> None:
-    """One org unit; sources orders and tickets, each with an event count and one measure."""
-    retention = retention_days or {}
-    with engine.begin() as connection:
-        connection.execute(
-            text(
-                "INSERT INTO org_units (id, key, name, level, path) "
-                "VALUES (:id, 'acme', 'Acme', 'company', CAST(:path AS ltree))"
-            ),
-            {"id": UNIT, "path": str(UNIT)},
-        )
-        for key, source_id in SOURCES.items():
-            connection.execute(
-                text(
-                    "INSERT INTO sources (id, key, name, owner_unit_id, refresh_mode, "
-                    "freshness_sla_s, retention_days) "
-                    "VALUES (:id, :key, :name, :unit, 'streaming', 300, :days)"
-                ),
-                {
-                    "id": source_id,
-                    "key": key,
-                    "name": key.title(),
-                    "unit": UNIT,
-                    "days": retention.get(key, 90),
-                },
-            )
-            measure, measure_metric = MEASURE[key]
-            for metric_id, name in ((COUNT_METRIC[key], None), (measure_metric, measure)):
-                connection.execute(
-                    text(
-                        "INSERT INTO metrics (id, key, source_id, measure, name) "
-                        "VALUES (:id, :key, :source, :measure, :name)"
-                    ),
-                    {
-                        "id": metric_id,
-                        "key": f"{key}.{name}",
-                        "name": f"{key} {name}",
-                        "source": source_id,
-                        "measure": name,
-                    },
-                )
+CATALOG = catalog_layout()
+"""The ids of what ``make_catalog`` inserts: one org unit, sources orders and tickets."""
+UNIT = ROOT_UNIT
+MEASURE = {"orders": "amount", "tickets": "minutes"}
+"""Per source: the one measure its events here carry."""
 
 
 def event(source: str, ts: dt.datetime, event_id: str) -> EventRow:
-    measure, _ = MEASURE[source]
     return EventRow(
         ts=ts,
-        source_id=SOURCES[source],
+        source_id=CATALOG.sources[source],
         event_id=event_id,
         org_unit_id=UNIT,
-        measures={measure: 10.0},
+        measures={MEASURE[source]: 10.0},
     )
-
-
-RollupRow = tuple[int, float, float, float, float, dt.datetime]
-"""n, total, min_v, max_v, sum_sq, last_ts"""
-
-
-def rollups(engine: Engine, table: str) -> dict[tuple[dt.datetime, int, int], RollupRow]:
-    with engine.connect() as connection:
-        rows = connection.execute(
-            text(
-                "SELECT bucket, metric_id, org_unit_id, n, total, min_v, max_v, sum_sq, last_ts "
-                f"FROM {table}"
-            )
-        )
-        return {(r[0], r[1], r[2]): (r[3], r[4], r[5], r[6], r[7], r[8]) for r in rows}
-
-
-def all_rollups(engine: Engine) -> dict[str, dict[tuple[dt.datetime, int, int], RollupRow]]:
-    return {t: rollups(engine, t) for t in ("rollup_1m", "rollup_1h", "rollup_1d")}
-
-
-def require_native(engine: Engine) -> None:
-    with engine.connect() as connection:
-        backend = installed_backend(connection)
-    if backend is not StorageBackend.NATIVE:
-        pytest.skip(f"native-backend test; this database runs {backend} (see test_timescale)")
 
 
 def at(offset_days: int, hour: int = 12) -> dt.datetime:
@@ -207,8 +146,8 @@ def test_a_batch_spanning_midnight_creates_both_day_partitions(clean: Engine) ->
     }
     midnight = dt.datetime.combine(day(-2), dt.time(), tzinfo=dt.UTC)
     minutes = rollups(clean, "rollup_1m")
-    assert minutes[(midnight - dt.timedelta(minutes=1), COUNT_METRIC["orders"], UNIT)][0] == 1
-    assert minutes[(midnight, COUNT_METRIC["orders"], UNIT)][0] == 1
+    assert minutes[(midnight - dt.timedelta(minutes=1), CATALOG.metric("orders"), UNIT)][0] == 1
+    assert minutes[(midnight, CATALOG.metric("orders"), UNIT)][0] == 1
     assert {native.partition_name("rollup_1m", d) for d in (day(-3), day(-2))} <= partitions(
         clean, "rollup_1m"
     )
@@ -233,9 +172,11 @@ def test_a_batch_mixing_retried_and_new_events_counts_only_the_new(clean: Engine
 
     result = write_events(clean, [*batch, event("orders", at(-1, 2), "fresh")])
 
-    assert result == WriteResult(1, frozenset({COUNT_METRIC["orders"], MEASURE["orders"][1]}))
+    assert result == WriteResult(
+        1, frozenset({CATALOG.metric("orders"), CATALOG.metric("orders", "amount")})
+    )
     daily = rollups(clean, "rollup_1d")
-    n, total, *_ = daily[(at(-1, 0), MEASURE["orders"][1], UNIT)]
+    n, total, *_ = daily[(at(-1, 0), CATALOG.metric("orders", "amount"), UNIT)]
     assert (n, total) == (4, 40.0)
 
 
@@ -274,7 +215,7 @@ def test_a_partition_past_only_some_retention_is_kept_and_loses_their_rows(
     report = run_maintenance(clean, aged, NOW)
 
     assert native.partition_name("events", day(-20)) in partitions(clean, "events")
-    assert report.deleted_events == {SOURCES["orders"]: 1}
+    assert report.deleted_events == {CATALOG.sources["orders"]: 1}
     assert stored_ids(clean) == {"orders-5", "orders-0", "tickets-20", "tickets-5", "tickets-0"}
 
 

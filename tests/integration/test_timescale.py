@@ -9,66 +9,62 @@ when, is decided by the test alone.
 from __future__ import annotations
 
 import datetime as dt
-import math
-from collections.abc import Iterable, Iterator, Sequence
-from typing import Any
+from collections.abc import Iterator
 
 import pytest
-from alembic import command
-from sqlalchemy import Engine, create_engine, pool, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine, text
 
-from models import migrate
-from models.settings import Settings, StorageBackend, get_settings
+from models.settings import Settings, StorageBackend
 from models.storage import timescale, timescale_available
 from models.storage.maintenance import run_maintenance
 from models.writes import EventRow, WriteResult, write_events
 
+from .factories import (
+    ROLLUP_TABLES,
+    admin_engine,
+    all_rollups,
+    catalog_layout,
+    make_catalog,
+    migrate_to,
+    rollup_differences,
+    rollup_rows,
+    scratch_database,
+    storage_setting,
+    stored_rollups,
+)
+
 pytestmark = pytest.mark.timescale
 
-ROLLUPS = {"minute": "rollup_1m", "hour": "rollup_1h", "day": "rollup_1d"}
-UNITS = (1, 2)
-SOURCES = {"orders": 1, "tickets": 2}
-COUNT_METRIC = {"orders": 1, "tickets": 2}
-MEASURE = {"orders": ("amount", 3), "tickets": ("minutes", 4)}
+CATALOG = catalog_layout(children=1)
+"""What ``make_catalog`` inserts: two org units, sources orders and tickets."""
+MEASURE = {"orders": "amount", "tickets": "minutes"}
+"""Per source: the one measure its events here carry."""
 
 
 @pytest.fixture(scope="module")
 def server(settings: Settings) -> Iterator[Engine]:
     """An autocommit connection pool to the test server; skips where TimescaleDB is missing."""
-    admin = create_engine(
-        settings.sqlalchemy_url, isolation_level="AUTOCOMMIT", poolclass=pool.NullPool
-    )
-    with admin.connect() as connection:
-        available = timescale_available(connection)
-        preloaded = "timescaledb" in str(
-            connection.execute(text("SELECT current_setting('shared_preload_libraries')")).scalar()
-        )
-    if not available:
-        admin.dispose()
-        pytest.skip("timescaledb is not in pg_available_extensions on this PostgreSQL server")
-    if not preloaded:
-        admin.dispose()
-        pytest.skip("timescaledb is installed but not in shared_preload_libraries")
-    yield admin
-    admin.dispose()
+    with admin_engine(settings) as admin:
+        with admin.connect() as connection:
+            available = timescale_available(connection)
+            preloaded = "timescaledb" in str(
+                connection.execute(
+                    text("SELECT current_setting('shared_preload_libraries')")
+                ).scalar()
+            )
+        if not available:
+            pytest.skip("timescaledb is not in pg_available_extensions on this PostgreSQL server")
+        if not preloaded:
+            pytest.skip("timescaledb is installed but not in shared_preload_libraries")
+        yield admin
 
 
 @pytest.fixture
-def ts(server: Engine, settings: Settings) -> Iterator[Engine]:
+def ts(server: Engine) -> Iterator[Engine]:
     """A fresh database migrated with the TimescaleDB backend, its policy jobs paused."""
-    url = make_url(settings.sqlalchemy_url)
-    name = f"{(url.database or '').removesuffix('_test')}_timescale_test"
-    with server.connect() as connection:
-        connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    engine = create_engine(url.set(database=name), poolclass=pool.NullPool)
-    try:
-        with pytest.MonkeyPatch.context() as patch:
-            patch.setenv("NORTHSTAR_STORAGE", "timescale")
-            get_settings.cache_clear()
+    with scratch_database(server, "timescale") as engine:
+        with storage_setting(StorageBackend.TIMESCALE):
             migrate_to(engine, "head")
-        get_settings.cache_clear()
         with engine.begin() as connection:
             connection.execute(
                 text(
@@ -76,58 +72,8 @@ def ts(server: Engine, settings: Settings) -> Iterator[Engine]:
                     "FROM timescaledb_information.jobs WHERE proc_name LIKE 'policy_%'"
                 )
             )
-        make_catalog(engine)
+        make_catalog(engine, children=1)
         yield engine
-    finally:
-        get_settings.cache_clear()
-        engine.dispose()
-        with server.connect() as connection:
-            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def migrate_to(engine: Engine, revision: str, *, down: bool = False) -> None:
-    config = migrate.alembic_config()
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        (command.downgrade if down else command.upgrade)(config, revision)
-
-
-def make_catalog(engine: Engine, retention_days: dict[str, int] | None = None) -> None:
-    """Two org units; sources orders and tickets, each with an event count and one measure."""
-    retention = retention_days or {}
-    with engine.begin() as connection:
-        for unit in UNITS:
-            connection.execute(
-                text(
-                    "INSERT INTO org_units (id, key, name, level, path) "
-                    "VALUES (:id, :key, :name, 'company', CAST(:path AS ltree))"
-                ),
-                {"id": unit, "key": f"u{unit}", "name": f"Unit {unit}", "path": str(unit)},
-            )
-        for key, source_id in SOURCES.items():
-            connection.execute(
-                text(
-                    "INSERT INTO sources (id, key, name, owner_unit_id, refresh_mode, "
-                    "freshness_sla_s, retention_days) "
-                    "VALUES (:id, :key, :name, 1, 'streaming', 300, :days)"
-                ),
-                {"id": source_id, "key": key, "name": key.title(), "days": retention.get(key, 90)},
-            )
-            measure, measure_metric = MEASURE[key]
-            for metric_id, name in ((COUNT_METRIC[key], None), (measure_metric, measure)):
-                connection.execute(
-                    text(
-                        "INSERT INTO metrics (id, key, source_id, measure, name) "
-                        "VALUES (:id, :key, :source, :measure, :name)"
-                    ),
-                    {
-                        "id": metric_id,
-                        "key": f"{key}.{name}",
-                        "name": f"{key} {name}",
-                        "source": source_id,
-                        "measure": name,
-                    },
-                )
 
 
 def set_retention(engine: Engine, days: dict[str, int]) -> None:
@@ -140,13 +86,12 @@ def set_retention(engine: Engine, days: dict[str, int]) -> None:
 
 
 def event(source: str, ts: dt.datetime, event_id: str, value: float | None = 1.0) -> EventRow:
-    measure, _ = MEASURE[source]
     return EventRow(
         ts=ts,
-        source_id=SOURCES[source],
+        source_id=CATALOG.sources[source],
         event_id=event_id,
-        org_unit_id=UNITS[len(event_id) % 2],
-        measures={} if value is None else {measure: value},
+        org_unit_id=CATALOG.units[len(event_id) % 2],
+        measures={} if value is None else {MEASURE[source]: value},
     )
 
 
@@ -165,39 +110,13 @@ CROSS JOIN LATERAL (
 GROUP BY 1, 2, 3
 """
 
-Rows = dict[tuple[dt.datetime, int, int], tuple[int, float, float, float, float, dt.datetime]]
-
-
-_STORED = (
-    "SELECT bucket, metric_id, org_unit_id, n, total, min_v, max_v, sum_sq, last_ts FROM {view}"
-)
-
-
-def _rows(result: Iterable[Sequence[Any]]) -> Rows:
-    return {(r[0], r[1], r[2]): (int(r[3]), r[4], r[5], r[6], r[7], r[8]) for r in result}
-
-
-def stored(engine: Engine, view: str) -> Rows:
-    with engine.connect() as connection:
-        return _rows(connection.execute(text(_STORED.format(view=view))))
-
 
 def rollup_mismatches(engine: Engine) -> list[str]:
     problems = []
     with engine.connect() as connection:
-        for unit, view in ROLLUPS.items():
-            want = _rows(connection.execute(text(_EXPECTED), {"unit": unit}))
-            have = _rows(connection.execute(text(_STORED.format(view=view))))
-            if want.keys() != have.keys():
-                problems.append(f"{view}: keys differ: {want.keys() ^ have.keys()}")
-            for key in want.keys() & have.keys():
-                w, h = want[key], have[key]
-                floats = all(
-                    math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-6)
-                    for a, b in zip(w[1:5], h[1:5], strict=True)
-                )
-                if not (w[0] == h[0] and w[5] == h[5] and floats):
-                    problems.append(f"{view} {key}: want {w}, have {h}")
+        for granularity, view in ROLLUP_TABLES.items():
+            want = rollup_rows(connection.execute(text(_EXPECTED), {"unit": granularity.value}))
+            problems += rollup_differences(view, want, stored_rollups(connection, view))
     return problems
 
 
@@ -254,9 +173,11 @@ def test_rollups_equal_the_events_live_and_once_materialised(ts: Engine) -> None
     duplicate = first[0]
     second = [duplicate, event("tickets", t0 + dt.timedelta(minutes=1), "e", 3.0), duplicate]
 
+    tickets = {CATALOG.metric("tickets"), CATALOG.metric("tickets", "minutes")}
     # Both sources' counts, orders' amount (a, b) and tickets' minutes (d).
-    assert write_events(ts, first) == WriteResult(4, frozenset({1, 2, 3, 4}))
-    assert write_events(ts, second) == WriteResult(1, frozenset({2, 4}))
+    fed = {CATALOG.metric("orders"), CATALOG.metric("orders", "amount"), *tickets}
+    assert write_events(ts, first) == WriteResult(4, frozenset(fed))
+    assert write_events(ts, second) == WriteResult(1, frozenset(tickets))
     assert write_events(ts, first) == WriteResult(0, frozenset())  # a retried batch
 
     assert rollup_mismatches(ts) == []  # real-time aggregation, nothing materialised yet
@@ -274,11 +195,11 @@ def test_a_retried_batch_changes_no_rollup(ts: Engine) -> None:
     batch = [event("orders", t0 + dt.timedelta(hours=h), f"r{h}", float(h)) for h in (1, 2, 3)]
     write_events(ts, batch)
     timescale.refresh(ts, None, None)
-    before = {view: stored(ts, view) for view in ROLLUPS.values()}
+    before = all_rollups(ts)
 
     assert write_events(ts, batch) == WriteResult(0, frozenset())
     timescale.refresh(ts, None, None)
-    assert {view: stored(ts, view) for view in ROLLUPS.values()} == before
+    assert all_rollups(ts) == before
 
 
 def test_maintenance_applies_each_sources_retention(ts: Engine, settings: Settings) -> None:
@@ -286,7 +207,7 @@ def test_maintenance_applies_each_sources_retention(ts: Engine, settings: Settin
     now = dt.datetime.now(dt.UTC)
     rows = [
         event(source, now - dt.timedelta(days=age), f"{source}-{age}")
-        for source in SOURCES
+        for source in CATALOG.sources
         for age in (40, 20, 1)
     ]
     write_events(ts, rows)
@@ -304,7 +225,7 @@ def test_maintenance_applies_each_sources_retention(ts: Engine, settings: Settin
         ).scalar_one()
     assert report.backend is StorageBackend.TIMESCALE
     assert report.dropped  # the chunk of 40 days ago
-    assert report.deleted_events == {SOURCES["orders"]: 1}  # orders-20
+    assert report.deleted_events == {CATALOG.sources["orders"]: 1}  # orders-20
     assert kept == {"orders-1", "tickets-20", "tickets-1"}
     assert (again.dropped, again.deleted_total) == ((), 0)
     assert retention_jobs == 2  # replaced, never piled up

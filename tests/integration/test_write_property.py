@@ -8,8 +8,7 @@ The session time zone is set away from UTC, so UTC bucketing is exercised, not a
 from __future__ import annotations
 
 import datetime as dt
-import math
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,85 +17,23 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from sqlalchemy import Connection, Engine, create_engine, text
-from sqlalchemy.orm import Session
 
-from models.enums import Granularity, OrgLevel, RefreshMode
-from models.org import OrgUnit
-from models.settings import Settings, StorageBackend
-from models.sources import Metric, Source
-from models.storage import installed_backend
+from models.enums import Granularity
+from models.settings import Settings
 from models.writes import EventRow, WriteResult, write_events
 
-# --- catalog: the org units, sources and metrics events refer to ---------------------------
-
-SOURCE_MEASURES = {"orders": ("amount", "qty"), "tickets": ("minutes",)}
-"""Measures each test source declares as metrics (plus the implicit event count)."""
-
-
-@dataclass(frozen=True)
-class Catalog:
-    units: tuple[int, ...]
-    sources: Mapping[str, int]
-    metrics: Mapping[tuple[int, str | None], int]
-    """Metric id by (source id, measure); measure None is the event count."""
-
-    def metrics_of(self, source_id: int, measures: Iterable[str]) -> set[int]:
-        """The metrics an event of ``source_id`` carrying ``measures`` feeds."""
-        fed = {self.metrics[(source_id, None)]}
-        fed |= {self.metrics[(source_id, m)] for m in measures if (source_id, m) in self.metrics}
-        return fed
-
-
-def make_catalog(engine: Engine, retention_days: Mapping[str, int] | None = None) -> Catalog:
-    """A company with two child units, and the sources of ``SOURCE_MEASURES``."""
-    retention = dict(retention_days or {})
-    with Session(engine) as session, session.begin():
-        root = OrgUnit(key="acme", name="Acme", level=OrgLevel.COMPANY, path="0")
-        session.add(root)
-        session.flush()
-        root.path = str(root.id)
-        children = [
-            OrgUnit(key=f"unit{n}", name=f"Unit {n}", level=OrgLevel.REGION, parent_id=root.id)
-            for n in (1, 2)
-        ]
-        for n, child in enumerate(children):
-            child.path = f"{root.id}.tmp{n}"
-        session.add_all(children)
-        session.flush()
-        for child in children:
-            child.path = f"{root.id}.{child.id}"
-        sources: dict[str, int] = {}
-        metrics: dict[tuple[int, str | None], int] = {}
-        for key, measures in SOURCE_MEASURES.items():
-            source = Source(
-                key=key,
-                name=key.title(),
-                owner_unit_id=root.id,
-                refresh_mode=RefreshMode.STREAMING,
-                freshness_sla_s=300,
-                retention_days=retention.get(key, 90),
-            )
-            session.add(source)
-            session.flush()
-            sources[key] = source.id
-            for measure in (None, *measures):
-                metric = Metric(
-                    key=f"{key}.{measure or 'count'}",
-                    source_id=source.id,
-                    measure=measure,
-                    name=f"{key} {measure or 'count'}",
-                )
-                session.add(metric)
-                session.flush()
-                metrics[(source.id, measure)] = metric.id
-        units = (root.id, *(child.id for child in children))
-    return Catalog(units=units, sources=sources, metrics=metrics)
-
+from .factories import (
+    ROLLUP_TABLES,
+    SOURCE_MEASURES,
+    Catalog,
+    RollupKey,
+    make_catalog,
+    require_native,
+    rollup_differences,
+    stored_rollups,
+)
 
 # --- oracle: rollups recomputed in Python from the stored events ---------------------------
-
-RollupKey = tuple[dt.datetime, int, int]
-"""(bucket, metric_id, org_unit_id)"""
 
 
 @dataclass
@@ -115,13 +52,6 @@ class Aggregate:
         self.max_v = max(self.max_v, v)
         self.sum_sq += v * v
         self.last_ts = max(self.last_ts, ts)
-
-
-ROLLUP_TABLES = {
-    Granularity.MINUTE: "rollup_1m",
-    Granularity.HOUR: "rollup_1h",
-    Granularity.DAY: "rollup_1d",
-}
 
 
 def utc_bucket(ts: dt.datetime, granularity: Granularity) -> dt.datetime:
@@ -165,57 +95,19 @@ def expected_rollups(
     return expected
 
 
-def stored_rollups(connection: Connection, table: str) -> dict[RollupKey, Aggregate]:
-    rows = connection.execute(
-        text(
-            f"SELECT bucket, metric_id, org_unit_id, n, total, min_v, max_v, sum_sq, last_ts "
-            f"FROM {table}"
-        )
-    )
-    return {
-        (bucket, metric_id, unit): Aggregate(int(n), total, min_v, max_v, sum_sq, last_ts)
-        for bucket, metric_id, unit, n, total, min_v, max_v, sum_sq, last_ts in rows
-    }
-
-
-def _close(a: float, b: float) -> bool:
-    return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-6)
-
-
 def rollup_mismatches(engine: Engine, catalog: Catalog) -> list[str]:
     """Every way the stored rollups differ from the events (empty when they agree)."""
     problems: list[str] = []
     with engine.connect() as connection:
         for granularity, table in ROLLUP_TABLES.items():
             want = expected_rollups(connection, catalog, granularity)
-            have = stored_rollups(connection, table)
-            problems += [f"{table}: missing {key}" for key in want.keys() - have.keys()]
-            problems += [f"{table}: without events {key}" for key in have.keys() - want.keys()]
-            for key in want.keys() & have.keys():
-                w, h = want[key], have[key]
-                same = (
-                    w.n == h.n
-                    and w.last_ts == h.last_ts
-                    and all(
-                        _close(getattr(w, f), getattr(h, f))
-                        for f in ("total", "min_v", "max_v", "sum_sq")
-                    )
-                )
-                if not same:
-                    problems.append(f"{table} {key}: want {w}, have {h}")
+            problems += rollup_differences(table, want, stored_rollups(connection, table))
     return problems
 
 
 def truncate_facts(engine: Engine) -> None:
     with engine.begin() as connection:
         connection.execute(text("TRUNCATE events, rollup_1m, rollup_1h, rollup_1d"))
-
-
-def require_native(engine: Engine) -> None:
-    with engine.connect() as connection:
-        backend = installed_backend(connection)
-    if backend is not StorageBackend.NATIVE:
-        pytest.skip(f"native-backend test; this database runs {backend} (see test_timescale)")
 
 
 # --- the property --------------------------------------------------------------------------
@@ -302,7 +194,7 @@ def expected_result(
 @pytest.fixture
 def catalog(db: Engine) -> Catalog:
     require_native(db)
-    return make_catalog(db)
+    return make_catalog(db, children=2)
 
 
 @pytest.fixture
