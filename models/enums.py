@@ -18,6 +18,16 @@ class RefreshMode(StrEnum):
     SCHEDULED = "scheduled"
 
 
+class PullKind(StrEnum):
+    HTTP = "http"
+    SQL = "sql"
+
+
+class DriftKind(StrEnum):
+    UNKNOWN_FIELD = "unknown_field"
+    TYPE_MISMATCH = "type_mismatch"
+
+
 class Classification(StrEnum):
     PUBLIC = "public"
     INTERNAL = "internal"

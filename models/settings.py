@@ -89,6 +89,39 @@ class Settings(BaseSettings):
     )
     db_pool_size: PositiveInt = Field(default=5, validation_alias="NORTHSTAR_DB_POOL_SIZE")
 
+    # Ingest: the HTTP edge, the Redis Streams between it and the workers, and the drain jobs.
+    ingest_max_bytes: PositiveInt = Field(
+        default=10 * 1024 * 1024, validation_alias="NORTHSTAR_INGEST_MAX_BYTES"
+    )
+    ingest_partitions: PositiveInt = Field(
+        default=8, validation_alias="NORTHSTAR_INGEST_PARTITIONS"
+    )
+    ingest_max_backlog: PositiveInt = Field(
+        default=20_000, validation_alias="NORTHSTAR_INGEST_MAX_BACKLOG"
+    )
+    """Stream entries waiting (undelivered or pending) per partition before the API says 429."""
+    ingest_read_count: PositiveInt = Field(
+        default=20, validation_alias="NORTHSTAR_INGEST_READ_COUNT"
+    )
+    ingest_max_deliveries: PositiveInt = Field(
+        default=5, validation_alias="NORTHSTAR_INGEST_MAX_DELIVERIES"
+    )
+    ingest_claim_idle_ms: PositiveInt = Field(
+        default=30_000, validation_alias="NORTHSTAR_INGEST_CLAIM_IDLE_MS"
+    )
+    drain_budget_s: float = Field(default=10.0, gt=0, validation_alias="NORTHSTAR_DRAIN_BUDGET_S")
+    drift_window_s: PositiveInt = Field(default=900, validation_alias="NORTHSTAR_DRIFT_WINDOW_S")
+    drift_threshold: float = Field(
+        default=0.01, gt=0, lt=1, validation_alias="NORTHSTAR_DRIFT_THRESHOLD"
+    )
+    prometheus_multiproc_dir: str | None = Field(
+        default=None, validation_alias="PROMETHEUS_MULTIPROC_DIR"
+    )
+    simulator_url: str = Field(
+        default="http://127.0.0.1:8050", validation_alias="NORTHSTAR_SIMULATOR_URL"
+    )
+    simulator_rate: float = Field(default=200.0, gt=0, validation_alias="NORTHSTAR_SIMULATOR_RATE")
+
     @model_validator(mode="after")
     def _production_needs_a_strong_secret(self) -> Settings:
         if self.env is Environment.PRODUCTION:

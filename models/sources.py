@@ -10,7 +10,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, CreatedAt, IntPK, Key
-from models.enums import Classification, RefreshMode
+from models.enums import Classification, PullKind, RefreshMode
 from models.types import value_enum
 
 
@@ -40,6 +40,14 @@ class Source(Base):
     partner_agreement_expires_at: Mapped[dt.datetime | None]
     active: Mapped[bool] = mapped_column(server_default="true")
     created_at: Mapped[CreatedAt]
+    # Pulled sources (microbatch, scheduled): where and how often Northstar fetches records.
+    pull_kind: Mapped[PullKind | None] = mapped_column(value_enum(PullKind, "pull_kind"))
+    pull_target: Mapped[str | None]
+    """An HTTP(S) URL answering JSON, or an SQLAlchemy database URL for ``pull_query``."""
+    pull_query: Mapped[str | None]
+    pull_interval_s: Mapped[int | None]
+    pull_watermark: Mapped[str | None]
+    last_pulled_at: Mapped[dt.datetime | None]
 
 
 class SourceApiKey(Base):
