@@ -1,0 +1,164 @@
+"""Redis Streams between the ingest API and the drain workers: keys, envelopes, publishing.
+
+One request becomes at most one stream entry per partition (an ``Envelope`` of validated
+records, msgpack-encoded) plus, when some records were rejected, one entry on the quarantine
+stream. All of a request's entries are written in one MULTI/EXEC, so a request is kept whole or
+not at all. No database here.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import msgspec
+import redis
+
+STREAM_PREFIX = "northstar:ingest:"
+QUARANTINE_STREAM = "northstar:ingest:quarantine"
+GROUP = "northstar-drain"
+ENVELOPE_FIELD = b"e"
+REJECTIONS_FIELD = b"q"
+
+
+class StreamRecord(msgspec.Struct, array_like=True, frozen=True):
+    """A record that passed the contract at the edge, as the worker will store it."""
+
+    index: int
+    """Position of the record in the producer's request (for quarantine and errors)."""
+    event_id: str
+    ts_us: int
+    """Event time, microseconds since the Unix epoch, UTC."""
+    org_unit: str
+    """The org unit key as the producer sent it; the worker resolves it (or quarantines)."""
+    measures: dict[str, float]
+    dims: dict[str, Any]
+    attrs: dict[str, Any]
+
+
+class Envelope(msgspec.Struct, array_like=True, frozen=True):
+    """The records of one request that fall into one partition."""
+
+    batch_id: str
+    source_id: int
+    source_key: str
+    contract_version: int
+    accepted_at: float
+    """When the API accepted the request (Unix seconds): the start of event-to-commit latency."""
+    records: list[StreamRecord]
+
+
+class Rejection(msgspec.Struct, array_like=True, frozen=True):
+    """A record the edge refused, on its way to the quarantine table."""
+
+    batch_id: str
+    source_id: int
+    source_key: str
+    contract_version: int | None
+    index: int
+    field: str | None
+    rule: str
+    reason: str
+    payload: Any = None
+    """The record as parsed JSON, when it parsed."""
+    raw: str | None = None
+    """The record's raw text, when it did not parse."""
+
+
+class Backpressure(Exception):
+    """The streams cannot take more now; ``retry_after`` seconds is a fair wait."""
+
+    def __init__(self, reason: str, retry_after: int, *, unavailable: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after = retry_after
+        self.unavailable = unavailable
+
+
+_envelope_encoder = msgspec.msgpack.Encoder()
+_envelope_decoder = msgspec.msgpack.Decoder(Envelope)
+_rejections_decoder = msgspec.msgpack.Decoder(list[Rejection])
+
+
+def stream_key(partition: int) -> str:
+    return f"{STREAM_PREFIX}{partition}"
+
+
+def partition_of(source_id: int, org_unit: str, partitions: int) -> int:
+    """Stable across processes and hosts (``hash()`` is salted per process; CRC-32 is not)."""
+    return zlib.crc32(f"{source_id}:{org_unit}".encode()) % partitions
+
+
+def encode_envelope(envelope: Envelope) -> bytes:
+    return _envelope_encoder.encode(envelope)
+
+
+def decode_envelope(data: bytes) -> Envelope:
+    return _envelope_decoder.decode(data)
+
+
+def encode_rejections(rejections: Sequence[Rejection]) -> bytes:
+    return _envelope_encoder.encode(list(rejections))
+
+
+def decode_rejections(data: bytes) -> list[Rejection]:
+    return _rejections_decoder.decode(data)
+
+
+def split_by_partition(
+    records: Sequence[StreamRecord], source_id: int, partitions: int
+) -> dict[int, list[StreamRecord]]:
+    by_partition: dict[int, list[StreamRecord]] = {}
+    for record in records:
+        by_partition.setdefault(partition_of(source_id, record.org_unit, partitions), []).append(
+            record
+        )
+    return by_partition
+
+
+def backlog(client: redis.Redis, partitions: Sequence[int]) -> dict[int, int]:
+    """Entries waiting per partition: workers delete entries once committed, so this is
+    everything not yet stored (undelivered and pending alike)."""
+    with client.pipeline(transaction=False) as pipe:
+        for partition in partitions:
+            pipe.xlen(stream_key(partition))
+        lengths = pipe.execute()
+    return {p: int(n) for p, n in zip(partitions, lengths, strict=True)}
+
+
+def publish(
+    client: redis.Redis,
+    envelopes: Mapping[int, Envelope],
+    rejections: Sequence[Rejection],
+    *,
+    max_backlog: int,
+) -> list[int]:
+    """Append a request's envelopes (by partition) and rejections atomically.
+
+    Raises:
+        Backpressure: a partition's backlog is at ``max_backlog`` (nothing was written), or
+            Redis refused the write (``unavailable``; nothing was written).
+
+    Returns:
+        The partitions that received an entry (their drain jobs should be triggered).
+    """
+    partitions = sorted(envelopes)
+    try:
+        full = [p for p, n in backlog(client, partitions).items() if n >= max_backlog]
+        if full:
+            raise Backpressure(f"ingest backlog is full on partition(s) {full}", retry_after=5)
+        with client.pipeline(transaction=True) as pipe:
+            for partition in partitions:
+                pipe.xadd(
+                    stream_key(partition), {ENVELOPE_FIELD: encode_envelope(envelopes[partition])}
+                )
+            if rejections:
+                pipe.xadd(QUARANTINE_STREAM, {REJECTIONS_FIELD: encode_rejections(rejections)})
+            pipe.execute()
+    except redis.RedisError as exc:
+        # OOM, read-only replica, connection loss: nothing of the request may be assumed kept.
+        raise Backpressure(
+            f"stream storage unavailable: {type(exc).__name__}", retry_after=10, unavailable=True
+        ) from exc
+    return partitions
