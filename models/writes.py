@@ -49,33 +49,39 @@ CREATE TEMP TABLE IF NOT EXISTS staging_events (
     attrs jsonb NOT NULL
 ) ON COMMIT DELETE ROWS
 """
-_COPY = (
-    "COPY staging_events (ts, source_id, event_id, org_unit_id, measures, dims, attrs) "
-    "FROM STDIN (FORMAT BINARY)"
-)
+_COPY_COLUMNS = "(ts, source_id, event_id, org_unit_id, measures, dims, attrs)"
 _COPY_TYPES = ("timestamptz", "int4", "text", "int4", "jsonb", "jsonb", "jsonb")
 
 
-def _rollup_upsert(name: str, table: str, unit: str) -> str:
-    # Sorted by the primary key so concurrent writers take row locks in the same order.
+# date_bin from a UTC midnight gives the same buckets as date_trunc(unit, ts, 'UTC') at a
+# quarter of the cost: it never looks up a time zone.
+_UTC_ORIGIN = "TIMESTAMPTZ '2000-01-01 00:00:00+00'"
+
+
+def _rollup_upsert(table: str, unit: str) -> str:
+    # Sorted by the primary key so that concurrent writers take row locks in the same order.
+    if unit == "minute":
+        rows = "SELECT bucket, metric_id, org_unit_id, n, total, min_v, max_v, sum_sq, last_ts"
+        rows += "\nFROM delta"
+    else:
+        # Coarser buckets fold this batch's minute deltas rather than its events again: a
+        # live batch's events fall into a few hundred (minute, metric, unit) groups.
+        rows = f"""SELECT date_bin('1 {unit}', bucket, {_UTC_ORIGIN}), metric_id, org_unit_id,
+       sum(n), sum(total), min(min_v), max(max_v), sum(sum_sq), max(last_ts)
+FROM delta
+GROUP BY 1, 2, 3"""
     return f"""
-{name} AS (
-    INSERT INTO {table} AS r
-        (bucket, metric_id, org_unit_id, n, total, min_v, max_v, sum_sq, last_ts)
-    SELECT date_trunc('{unit}', ts, 'UTC'), metric_id, org_unit_id,
-           count(*), sum(v), min(v), max(v), sum(v * v), max(ts)
-    FROM vals
-    GROUP BY 1, 2, 3
-    ORDER BY 2, 1, 3
-    ON CONFLICT (metric_id, bucket, org_unit_id) DO UPDATE SET
-        n = r.n + EXCLUDED.n,
-        total = r.total + EXCLUDED.total,
-        min_v = LEAST(r.min_v, EXCLUDED.min_v),
-        max_v = GREATEST(r.max_v, EXCLUDED.max_v),
-        sum_sq = r.sum_sq + EXCLUDED.sum_sq,
-        last_ts = GREATEST(r.last_ts, EXCLUDED.last_ts)
-    RETURNING metric_id
-)"""
+INSERT INTO {table} AS r
+    (bucket, metric_id, org_unit_id, n, total, min_v, max_v, sum_sq, last_ts)
+{rows}
+ORDER BY 2, 1, 3
+ON CONFLICT (metric_id, bucket, org_unit_id) DO UPDATE SET
+    n = r.n + EXCLUDED.n,
+    total = r.total + EXCLUDED.total,
+    min_v = LEAST(r.min_v, EXCLUDED.min_v),
+    max_v = GREATEST(r.max_v, EXCLUDED.max_v),
+    sum_sq = r.sum_sq + EXCLUDED.sum_sq,
+    last_ts = GREATEST(r.last_ts, EXCLUDED.last_ts)"""
 
 
 # Insert what is new, then fold exactly the returned rows into every rollup: a retried or
@@ -87,24 +93,48 @@ WITH new AS (
     ON CONFLICT DO NOTHING
     RETURNING ts, source_id, org_unit_id, measures
 ),
-vals AS (
-    SELECT new.ts, new.org_unit_id, m.id AS metric_id,
-           CASE WHEN m.measure IS NULL THEN 1.0
-                ELSE (new.measures ->> m.measure)::double precision END AS v
+delta AS MATERIALIZED (
+    SELECT date_bin('1 minute', new.ts, {_UTC_ORIGIN}) AS bucket, m.id AS metric_id,
+           new.org_unit_id,
+           count(*)::integer AS n, sum(v.v) AS total, min(v.v) AS min_v, max(v.v) AS max_v,
+           sum(v.v * v.v) AS sum_sq, max(new.ts) AS last_ts
     FROM new
     JOIN metrics m ON m.source_id = new.source_id
      AND (m.measure IS NULL OR new.measures ? m.measure)
+    CROSS JOIN LATERAL (
+        SELECT CASE WHEN m.measure IS NULL THEN 1.0
+                    ELSE (new.measures ->> m.measure)::double precision END AS v
+    ) v
+    GROUP BY 1, 2, 3
 ),
-{_rollup_upsert("m1", "rollup_1m", "minute")},
-{_rollup_upsert("h1", "rollup_1h", "hour")},
-{_rollup_upsert("d1", "rollup_1d", "day")}
+m1 AS ({_rollup_upsert("rollup_1m", "minute")}),
+h1 AS ({_rollup_upsert("rollup_1h", "hour")}),
+d1 AS ({_rollup_upsert("rollup_1d", "day")})
 SELECT (SELECT count(*) FROM new),
-       ARRAY(SELECT DISTINCT metric_id FROM m1)
+       ARRAY(SELECT DISTINCT metric_id FROM delta)
 """
 
 
 def _days(rows: Sequence[EventRow]) -> set[dt.date]:
     return {row.ts.astimezone(dt.UTC).date() for row in rows}
+
+
+def copy_rows(cursor: psycopg.Cursor[Any], table: str, rows: Sequence[EventRow]) -> None:
+    """COPY ``rows`` into ``table`` (a constant name with the event columns): the bulk path."""
+    with cursor.copy(f"COPY {table} {_COPY_COLUMNS} FROM STDIN (FORMAT BINARY)") as copy:
+        copy.set_types(_COPY_TYPES)
+        for row in rows:
+            copy.write_row(
+                (
+                    row.ts,
+                    row.source_id,
+                    row.event_id,
+                    row.org_unit_id,
+                    row.measures,
+                    row.dims,
+                    row.attrs,
+                )
+            )
 
 
 def write_events_in(connection: Connection, rows: Sequence[EventRow]) -> WriteResult:
@@ -122,20 +152,7 @@ def write_events_in(connection: Connection, rows: Sequence[EventRow]) -> WriteRe
     assert isinstance(raw, psycopg.Connection)
     with raw.cursor() as cursor:
         cursor.execute(_STAGING)
-        with cursor.copy(_COPY) as copy:
-            copy.set_types(_COPY_TYPES)
-            for row in rows:
-                copy.write_row(
-                    (
-                        row.ts,
-                        row.source_id,
-                        row.event_id,
-                        row.org_unit_id,
-                        row.measures,
-                        row.dims,
-                        row.attrs,
-                    )
-                )
+        copy_rows(cursor, "staging_events", rows)
         cursor.execute(_NATIVE_WRITE if backend is StorageBackend.NATIVE else timescale.WRITE)
         result = cursor.fetchone()
         cursor.execute("TRUNCATE staging_events")
