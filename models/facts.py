@@ -17,7 +17,6 @@ from sqlalchemy import (
     Column,
     DateTime,
     Float,
-    Index,
     Integer,
     PrimaryKeyConstraint,
     Table,
@@ -40,8 +39,8 @@ events = Table(
     Column("dims", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
     Column("attrs", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
     Column("ingested_at", DateTime(timezone=True), nullable=False, server_default=text("now()")),
-    PrimaryKeyConstraint("source_id", "event_id", "ts"),
-    Index("ix_events_source_id_ts", "source_id", "ts"),
+    # Identity is (source_id, event_id, ts); ordered by time so inserts append (migration 0004).
+    PrimaryKeyConstraint("source_id", "ts", "event_id"),
     postgresql_partition_by="RANGE (ts)",
 )
 
