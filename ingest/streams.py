@@ -1,9 +1,10 @@
-"""Redis Streams between the ingest API and the drain workers: keys, envelopes, publishing.
+"""Redis Streams between the ingest API and the drain workers: keys, envelopes, publish, read.
 
 One request becomes at most one stream entry per partition (an ``Envelope`` of validated
 records, msgpack-encoded) plus, when some records were rejected, one entry on the quarantine
 stream. All of a request's entries are written in one MULTI/EXEC, so a request is kept whole or
-not at all. No database here.
+not at all. Workers read through one consumer group, acknowledge after commit and delete what
+they acknowledged, so a stream's length is its backlog. No database here.
 """
 
 from __future__ import annotations
@@ -162,3 +163,94 @@ def publish(
             f"stream storage unavailable: {type(exc).__name__}", retry_after=10, unavailable=True
         ) from exc
     return partitions
+
+
+# --- read side: the drain workers -----------------------------------------------------------
+
+
+class Entry(msgspec.Struct, frozen=True):
+    """One stream entry as read by a consumer; ``fields`` is empty for a deleted entry."""
+
+    id: bytes
+    fields: dict[bytes, bytes]
+
+
+def _entries(raw: Sequence[Any]) -> list[Entry]:
+    # Redis 6.2 returns deleted-but-pending entries as (id, None) from XAUTOCLAIM.
+    return [Entry(bytes(entry_id), dict(fields or {})) for entry_id, fields in raw]
+
+
+def ensure_group(client: redis.Redis, key: str) -> None:
+    """Create the consumer group (and the stream) if missing, reading from the very start:
+    entries the API published before any worker ran are delivered too."""
+    try:
+        client.xgroup_create(key, GROUP, id="0", mkstream=True)
+    except redis.ResponseError as exc:
+        if "BUSYGROUP" not in str(exc):
+            raise
+
+
+def read_new(
+    client: redis.Redis, key: str, consumer: str, *, count: int, block_ms: int | None
+) -> list[Entry]:
+    """Up to ``count`` never-delivered entries, waiting at most ``block_ms`` (None: no wait)."""
+    # RESP2 answer: [[key, [(id, fields), ...]]]
+    answer: Any = client.xreadgroup(GROUP, consumer, {key: ">"}, count=count, block=block_ms)
+    if not answer:
+        return []
+    return _entries(answer[0][1])
+
+
+def claim_stale(
+    client: redis.Redis,
+    key: str,
+    consumer: str,
+    *,
+    min_idle_ms: int,
+    count: int,
+    start: bytes = b"0-0",
+) -> tuple[bytes, list[Entry]]:
+    """Take over entries pending longer than ``min_idle_ms`` (their consumer died or failed).
+
+    Returns:
+        The cursor to continue from (``b"0-0"`` when the whole list was scanned) and the
+        claimed entries, whose delivery count Redis has just incremented.
+    """
+    answer = client.xautoclaim(key, GROUP, consumer, min_idle_ms, start_id=start, count=count)
+    cursor, claimed = bytes(answer[0]), answer[1]
+    return cursor, _entries(claimed)
+
+
+def delivery_counts(client: redis.Redis, key: str, ids: Sequence[bytes]) -> dict[bytes, int]:
+    """How many times each pending entry of ``ids`` has been delivered (absent: not pending)."""
+    with client.pipeline(transaction=False) as pipe:
+        for entry_id in ids:
+            pipe.xpending_range(key, GROUP, min=entry_id, max=entry_id, count=1)
+        answers = pipe.execute()
+    return {
+        bytes(found[0]["message_id"]): int(found[0]["times_delivered"])
+        for found in answers
+        if found
+    }
+
+
+def ack_and_delete(client: redis.Redis, key: str, ids: Sequence[bytes]) -> None:
+    """Acknowledge committed entries and delete them, so that XLEN stays the backlog."""
+    if not ids:
+        return
+    with client.pipeline(transaction=True) as pipe:
+        pipe.xack(key, GROUP, *ids)
+        pipe.xdel(key, *ids)
+        pipe.execute()
+
+
+def pending_counts(client: redis.Redis, keys: Sequence[str]) -> dict[str, int]:
+    """Entries delivered and not yet acknowledged, per stream key (0 without a group)."""
+    with client.pipeline(transaction=False) as pipe:
+        for key in keys:
+            pipe.xpending(key, GROUP)
+        answers = pipe.execute(raise_on_error=False)
+    return {
+        key: 0 if isinstance(answer, Exception) else int(answer["pending"])
+        for key, answer in zip(keys, answers, strict=True)
+    }

@@ -1,0 +1,100 @@
+"""The ingest edge's in-process view of sources, compiled contracts and API key hashes.
+
+The API must not query PostgreSQL per request. Each process keeps the whole (small) catalogue
+the edge needs and checks one Redis counter, ``northstar:catalog:version``, per request: any
+process that changes sources, contracts or keys calls :func:`bump_catalog_version` after it
+commits, and every web process reloads on its next request. A reload also happens after
+``MAX_AGE_S`` as a safety net for a change whose bump was missed.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+
+import redis
+
+from ingest.contracts import CompiledContract, compile_contract
+from ingest.runtime import Services
+from models.api_keys import EdgeKey, EdgeSource, edge_sources, hash_key, unrevoked_keys
+from models.contracts import Contract
+
+CATALOG_VERSION_KEY = "northstar:catalog:version"
+MAX_AGE_S = 60.0
+
+
+def bump_catalog_version(client: redis.Redis) -> int:
+    """Tell every process that sources, contracts or keys changed (call after the commit)."""
+    return int(client.incr(CATALOG_VERSION_KEY))
+
+
+def read_catalog_version(client: redis.Redis) -> bytes:
+    """The current catalogue version (raises ``redis.RedisError`` when Redis is away)."""
+    value = client.get(CATALOG_VERSION_KEY)
+    return value.encode() if isinstance(value, str) else value or b"0"
+
+
+@dataclass(frozen=True)
+class EdgeCatalog:
+    """One consistent snapshot: sources by key, unrevoked keys by hash, compiled contracts."""
+
+    version: bytes
+    loaded_at: float
+    sources: dict[str, EdgeSource] = field(default_factory=dict)
+    keys: dict[str, EdgeKey] = field(default_factory=dict)
+    contracts: dict[int, CompiledContract] = field(default_factory=dict)
+    """The current compiled contract by source id (sources without a contract are absent)."""
+
+    def key_for(self, plaintext: str) -> EdgeKey | None:
+        return self.keys.get(hash_key(plaintext))
+
+
+class SourcesCache:
+    """Thread-safe holder of the current :class:`EdgeCatalog` of one process."""
+
+    def __init__(self, services: Services) -> None:
+        # The handles are read from ``services`` on each use: a process may replace them.
+        self._services = services
+        self._lock = threading.Lock()
+        self._catalog: EdgeCatalog | None = None
+        # Compiled contracts survive reloads: compiling is the costly part, and a
+        # (source, version) never changes once stored.
+        self._compiled: dict[tuple[int, int], CompiledContract] = {}
+
+    def current(self) -> EdgeCatalog:
+        """The catalogue, reloaded first if another process bumped the version.
+
+        Raises:
+            redis.RedisError: Redis is unavailable (the caller answers 503).
+            sqlalchemy.exc.SQLAlchemyError: a needed reload failed.
+        """
+        version = read_catalog_version(self._services.redis)
+        catalog = self._catalog
+        if catalog is not None and catalog.version == version and not self._old(catalog):
+            return catalog
+        with self._lock:
+            catalog = self._catalog
+            if catalog is None or catalog.version != version or self._old(catalog):
+                catalog = self._load(version)
+                self._catalog = catalog
+            return catalog
+
+    @staticmethod
+    def _old(catalog: EdgeCatalog) -> bool:
+        return time.monotonic() - catalog.loaded_at > MAX_AGE_S
+
+    def _load(self, version: bytes) -> EdgeCatalog:
+        with self._services.engine.connect() as connection:
+            sources = edge_sources(connection)
+            keys = unrevoked_keys(connection)
+        contracts = {}
+        for source in sources.values():
+            if source.contract_version is None or source.contract_fields is None:
+                continue
+            cache_key = (source.id, source.contract_version)
+            if cache_key not in self._compiled:
+                contract = Contract.from_row(source.contract_version, source.contract_fields)
+                self._compiled[cache_key] = compile_contract(source.id, source.key, contract)
+            contracts[source.id] = self._compiled[cache_key]
+        return EdgeCatalog(version, time.monotonic(), sources, keys, contracts)
