@@ -31,8 +31,7 @@ DATABASE_URL=$$(scripts/url-with-db.sh "$$DATABASE_URL" $(1))
 export DATABASE_URL REDIS_URL
 endef
 
-# Environment of the demo: database "northstar", demo mode. Also meant for the Procfile-driven
-# runner (web/worker/cron) that will follow `demo summary` once the Procfile has those entries.
+# Environment of the demo: database "northstar", demo mode; `make demo` then runs Procfile.demo.
 define demo-env
 $(call use-db,northstar)
 export NORTHSTAR_DEMO=1 NORTHSTAR_ENV=dev
@@ -59,13 +58,23 @@ services: ## Make sure PostgreSQL and Redis are reachable (writes .data/services
 stop-services: ## Stop the private PostgreSQL/Redis started under .data, if any
 	@scripts/stop-services.sh
 
-demo: venv ## Migrate and seed the "northstar" database with demo data, then summarise it
+demo: venv ## Migrate, seed and back-fill "northstar", then run web, worker, cron and simulator
 	@$(demo-env)
 	set -x
 	$(BIN)/northstar db upgrade
 	$(BIN)/northstar demo seed
 	$(BIN)/northstar demo history
 	$(BIN)/northstar demo summary
+	# Metrics of every process of this run, and only of this run (prometheus-client multiprocess).
+	export PROMETHEUS_MULTIPROC_DIR="$(NORTHSTAR_DATA_DIR)/prometheus"
+	rm -rf "$$PROMETHEUS_MULTIPROC_DIR"
+	mkdir -p "$$PROMETHEUS_MULTIPROC_DIR"
+	export PATH="$(CURDIR)/$(BIN):$$PATH" NORTHSTAR_DEMO_PORT="$${NORTHSTAR_DEMO_PORT:-8050}"
+	set +x
+	echo "Northstar demo: http://127.0.0.1:$$NORTHSTAR_DEMO_PORT (API /api/v1, /metrics, /readyz)"
+	echo "Demo accounts and passwords: $(NORTHSTAR_DATA_DIR)/demo-credentials.txt"
+	echo "Running web, worker, cron and simulator (Procfile.demo); Ctrl-C stops them all."
+	exec $(BIN)/honcho -f Procfile.demo start
 
 test: venv ## Lint, type-check and run pytest against a fresh northstar_test (PYTEST_ARGS=...)
 	@$(call use-db,northstar_test,--fresh)

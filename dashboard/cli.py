@@ -9,8 +9,13 @@ import click
 from sqlalchemy.exc import OperationalError
 
 from dashboard.commands.common import Runtime
+from dashboard.commands.cron import cron
 from dashboard.commands.db import db
 from dashboard.commands.demo import demo
+from dashboard.commands.quarantine import quarantine
+from dashboard.commands.simulate import simulate
+from dashboard.commands.sources import sources
+from dashboard.commands.worker import worker
 from models.catalog import CatalogError
 from models.formulas import FormulaError
 from models.queries.kpis import InvalidKpi
@@ -46,6 +51,11 @@ def cli(ctx: click.Context) -> None:
 
 cli.add_command(db)
 cli.add_command(demo)
+cli.add_command(sources)
+cli.add_command(quarantine)
+cli.add_command(worker)
+cli.add_command(cron)
+cli.add_command(simulate)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -1,0 +1,26 @@
+"""``northstar cron``: run rq's cron scheduler with the periodic jobs of ``ingest.schedule``."""
+
+from __future__ import annotations
+
+import click
+import redis
+
+from dashboard.commands.common import Runtime
+from ingest.jobs import QUEUE
+from ingest.schedule import SCHEDULE, build_scheduler
+
+
+@click.command()
+@click.option("--list", "list_", is_flag=True, help="Print the schedule and exit.")
+@click.pass_obj
+def cron(runtime: Runtime, list_: bool) -> None:
+    """Enqueue the periodic jobs (sweep, pulls, drift, maintenance) until SIGINT/SIGTERM."""
+    for periodic in SCHEDULE:
+        click.echo(f"{periodic.name:<18} every {periodic.every_s:>5} s  {periodic.func}")
+    if list_:
+        return
+    connection = redis.Redis.from_url(runtime.settings.redis_url)
+    try:
+        build_scheduler(connection, QUEUE).start()  # type: ignore[no-untyped-call]
+    finally:
+        connection.close()

@@ -1,0 +1,75 @@
+"""``northstar simulate``: post live demo events, with faults, to a running ingest API."""
+
+from __future__ import annotations
+
+import logging
+import signal
+from types import FrameType
+
+import click
+import redis
+
+from dashboard.commands.common import Runtime
+from ingest.demo.catalog import SOURCES
+from ingest.demo.generator import DEFAULT_SEED
+from ingest.faults import DEFAULT_SCHEDULE, NO_FAULTS
+from ingest.simulator import Simulator
+from ingest.simulator_http import IngestClient
+from ingest.simulator_run import Pacing, provision_keys, revoke_keys, run
+
+
+@click.command()
+@click.option(
+    "--rate",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Mean events per second over a week, all sources [default: NORTHSTAR_SIMULATOR_RATE, "
+    "200]; the rate of the moment follows the hour and the weekday.",
+)
+@click.option(
+    "--url", default=None, help="Base URL of the web process [default: NORTHSTAR_SIMULATOR_URL]."
+)
+@click.option(
+    "--duration",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Stop after this many seconds [default: run until Ctrl-C].",
+)
+@click.option("--faults/--no-faults", default=True, show_default=True)
+@click.option("--seed", type=int, default=DEFAULT_SEED, show_default=True)
+@click.pass_obj
+def simulate(
+    runtime: Runtime,
+    rate: float | None,
+    url: str | None,
+    duration: float | None,
+    faults: bool,
+    seed: int,
+) -> None:
+    """Post realistic events for every demo source to the ingest API, with scheduled faults."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    settings = runtime.settings
+    rate = rate or settings.simulator_rate
+    url = url or settings.simulator_url
+    schedule = DEFAULT_SCHEDULE if faults else NO_FAULTS
+    click.echo(f"simulating {rate:g} events/s (weekly mean) to {url}")
+    click.echo("\n".join(schedule.describe()) if faults else "faults: off")
+    client = redis.Redis.from_url(settings.redis_url)
+    http = IngestClient(url)
+    keys = provision_keys(runtime.engine, client, [s.key for s in SOURCES])
+    # honcho and platforms stop processes with SIGTERM: end like Ctrl-C, revoking the keys.
+    signal.signal(signal.SIGTERM, _interrupt)
+    click.echo(f"created {len(keys)} API keys labelled 'simulator' (revoked on exit)")
+    simulator = Simulator(http, keys, schedule, rate=rate, seed=seed)
+    try:
+        run(simulator, Pacing(duration_s=duration))
+    except KeyboardInterrupt:
+        click.echo(f"stopped: {simulator.stats.line()}")
+    finally:
+        http.close()
+        revoke_keys(runtime.engine, client, keys.values())
+        client.close()
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt

@@ -1,0 +1,129 @@
+"""The periodic jobs, as data, and the rq cron scheduler that enqueues them (``northstar cron``).
+
+rq's cron scheduler counts intervals in seconds, so the sweep runs every 5 s without looping
+inside a job. Each job may wait in the queue at most one interval (``ttl``): when the workers
+are down the queue does not fill with stale copies of the same periodic job.
+
+Why ``northstar cron`` rather than ``rq cron ingest.schedule``: rq's ``CronJob.enqueue`` always
+uses the default (pickle) serializer, while Northstar's jobs travel as JSON (STYLE 7), and the
+Redis URL comes from ``REDIS_URL`` through the settings like every other process.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+from rq import Queue, cron_job_registry
+from rq.cron import CronJob, CronScheduler
+from rq.defaults import DEFAULT_CRON_JOB_HISTORY_LIMIT, DEFAULT_CRON_JOB_HISTORY_TTL
+from rq.job import Job
+from rq.serializers import JSONSerializer
+
+RESULT_TTL_S = 300
+FAILURE_TTL_S = 7 * 86_400
+
+
+@dataclass(frozen=True, slots=True)
+class Periodic:
+    """One periodic job: the function (a dotted path to a module-level function taking no
+    arguments), how often it is enqueued, and how long one run may take."""
+
+    name: str
+    func: str
+    every_s: int
+    timeout_s: int
+    why: str
+
+
+SCHEDULE: tuple[Periodic, ...] = (
+    Periodic(
+        "sweep",
+        "ingest.jobs.sweep",
+        every_s=5,
+        timeout_s=60,
+        why="drain partitions whose trigger was missed and reclaim stale pending entries",
+    ),
+    Periodic(
+        "pull-due-sources",
+        "ingest.pull.pull_due_sources",
+        every_s=60,
+        timeout_s=60,
+        why="enqueue a pull of each microbatch/scheduled source whose interval has elapsed",
+    ),
+    Periodic(
+        "evaluate-drift",
+        "ingest.jobs.evaluate_drift",
+        every_s=60,
+        timeout_s=120,
+        why="record schema drift of the last window (fields outside the contract)",
+    ),
+    Periodic(
+        "maintain",
+        "ingest.jobs.maintain",
+        every_s=3600,
+        timeout_s=1800,
+        why="create partitions ahead and apply retention",
+    ),
+)
+
+
+def resolve(path: str) -> Callable[[], Any]:
+    """The function a dotted path names (``module.function``)."""
+    module_name, _, attribute = path.rpartition(".")
+    function: Callable[[], Any] = getattr(importlib.import_module(module_name), attribute)
+    if not callable(function):
+        raise TypeError(f"{path} is not callable")
+    return function
+
+
+class _JsonCronJob(CronJob):
+    """rq's CronJob, enqueuing with the JSON serializer the workers read."""
+
+    def enqueue(self, connection: redis.Redis) -> Job:
+        if self.func is None:
+            raise ValueError(f"cron job {self.name} has no function")
+        queue = Queue(self.queue_name, connection=connection, serializer=JSONSerializer)
+        with connection.pipeline() as pipeline:
+            job = queue.enqueue(self.func, **self.job_options, pipeline=pipeline)
+            assert job.enqueued_at is not None
+            stamp = job.enqueued_at.timestamp()
+            pipeline.zadd(self.job_history_key, {job.id: stamp})
+            pipeline.zremrangebyrank(self.job_history_key, 0, -(DEFAULT_CRON_JOB_HISTORY_LIMIT + 1))
+            pipeline.expire(self.job_history_key, DEFAULT_CRON_JOB_HISTORY_TTL)
+            cron_job_registry.add(self.name, pipeline, enqueue_timestamp=stamp)
+            pipeline.execute()
+        logging.getLogger(__name__).info("enqueued %s on %s", self.name, self.queue_name)
+        return job
+
+
+def cron_job(periodic: Periodic, queue_name: str) -> CronJob:
+    """The rq cron job for one entry of the schedule."""
+    return _JsonCronJob(
+        queue_name=queue_name,
+        func=resolve(periodic.func),
+        interval=periodic.every_s,
+        job_timeout=periodic.timeout_s,
+        ttl=periodic.every_s,
+        result_ttl=RESULT_TTL_S,
+        failure_ttl=FAILURE_TTL_S,
+        name=periodic.name,
+    )
+
+
+def build_scheduler(
+    connection: redis.Redis, queue_name: str, schedule: tuple[Periodic, ...] = SCHEDULE
+) -> CronScheduler:
+    """An rq CronScheduler holding ``schedule``; ``start()`` runs it until SIGINT/SIGTERM."""
+    scheduler = CronScheduler(connection=connection, name="")
+    for periodic in schedule:
+        job = cron_job(periodic, queue_name)
+        scheduler.get_jobs().append(job)
+        scheduler.log.info(
+            "registered %s every %s s (%s)", periodic.name, periodic.every_s, periodic.why
+        )
+    return scheduler
