@@ -9,7 +9,6 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine
 
-from models.db import read_transaction
 from models.enums import Granularity
 from models.facts import BUCKET_WIDTH
 from models.settings import Settings
@@ -39,8 +38,22 @@ DEFAULT_LIMITS = QueryLimits()
 
 @contextmanager
 def read_connection(engine: Engine, settings: Settings) -> Iterator[Connection]:
-    """A read-only transaction bounded by ``settings.statement_timeout_ms``."""
-    with read_transaction(engine, settings.statement_timeout_ms) as connection:
+    """A read-only transaction bounded by ``settings.statement_timeout_ms``, in UTC.
+
+    The same transaction as :func:`models.db.read_transaction`, set up in one round trip
+    instead of two; its session time zone is UTC, so timestamps come back in ``datetime.UTC``
+    (every read query works in UTC explicitly, so no answer depends on it, but hashing and
+    comparing ``datetime.UTC`` values is several times cheaper than ``zoneinfo`` ones, which
+    matters for series of hundreds of buckets).
+    """
+    timeout_ms = int(settings.statement_timeout_ms)
+    with engine.connect() as connection, connection.begin():
+        # No bound parameters: psycopg sends this as one simple query, three statements.
+        connection.exec_driver_sql(
+            "SET TRANSACTION READ ONLY; "
+            f"SET LOCAL statement_timeout = {timeout_ms}; "
+            "SET LOCAL TimeZone = 'UTC'"
+        )
         yield connection
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import Connection, RowMapping, text
 
@@ -14,6 +14,7 @@ from models.formulas import Formula, FormulaError, parse_formula
 from models.permissions import Permission, Principal
 from models.queries.common import DEFAULT_LIMITS, Period, QueryLimits, QueryTooLarge, floor_to
 from models.queries.rollups import (
+    NO_ROWS,
     MetricStats,
     ReadPiece,
     StatsKey,
@@ -183,6 +184,34 @@ def _evaluate(kpi: KpiDefinition, stats: Mapping[int, MetricStats]) -> float | N
     return kpi.formula.evaluate(aggregate_values(kpi.formula.aggregates, kpi.metric_ids, stats))
 
 
+def _series_points(
+    kpi: KpiDefinition,
+    period: Period,
+    granularity: Granularity,
+    found: Mapping[StatsKey, Mapping[int, MetricStats]],
+) -> tuple[SeriesPoint, ...]:
+    # A series has hundreds of buckets: resolve the formula's inputs once, and compute the
+    # value of an empty bucket once, rather than per bucket.
+    inputs = [(a, kpi.metric_ids[a.metric_key], a.func) for a in kpi.formula.aggregates]
+    evaluate = kpi.formula.evaluate
+    empty = _evaluate(kpi, {})
+    width = BUCKET_WIDTH[granularity]
+    points = []
+    for bucket in series_buckets(period, granularity):
+        stats = found.get((0, bucket))
+        value = (
+            evaluate({a: stats.get(mid, NO_ROWS).value(func) for a, mid, func in inputs})
+            if stats
+            else empty
+        )
+        points.append(SeriesPoint(bucket, bucket + width, value))
+    # Only the edge buckets of an unaligned period are partial.
+    if points:
+        points[0] = replace(points[0], start=max(points[0].start, period.start))
+        points[-1] = replace(points[-1], end=min(points[-1].end, period.end))
+    return tuple(points)
+
+
 def _unit_stats(
     connection: Connection,
     principal: Principal,
@@ -273,8 +302,12 @@ def series_buckets(period: Period, granularity: Granularity) -> list[dt.datetime
     return starts
 
 
+def _bucket_count(period: Period, granularity: Granularity) -> int:
+    return -(-(period.end - floor_to(period.start, granularity)) // BUCKET_WIDTH[granularity])
+
+
 def _check_bucket_count(period: Period, granularity: Granularity, limits: QueryLimits) -> None:
-    count = -(-(period.end - floor_to(period.start, granularity)) // BUCKET_WIDTH[granularity])
+    count = _bucket_count(period, granularity)
     if count > limits.row_limit:
         raise QueryTooLarge(
             f"a series of {count} {granularity.value} buckets is more than the limit of "
@@ -305,7 +338,6 @@ def kpi_series(
     principal.require(Permission.KPI_VIEW)
     _check_bucket_count(period, granularity, limits)
     resolved = resolve_unit(connection, principal, unit)
-    buckets = series_buckets(period, granularity)
     metric_ids = sorted(kpi.metric_ids.values())
     plan = plan_reads(period, granularity)
     found = _unit_stats(
@@ -315,17 +347,9 @@ def kpi_series(
         metric_ids,
         plan,
         series=granularity,
-        max_rows=len(buckets) * len(metric_ids),
+        max_rows=_bucket_count(period, granularity) * len(metric_ids),
     )
-    width = BUCKET_WIDTH[granularity]
-    points = tuple(
-        SeriesPoint(
-            start=max(bucket, period.start),
-            end=min(bucket + width, period.end),
-            value=_evaluate(kpi, found.get((0, bucket), {})),
-        )
-        for bucket in buckets
-    )
+    points = _series_points(kpi, period, granularity, found)
     tables = tuple(dict.fromkeys(piece.table for piece in plan))
     return KpiSeries(kpi.key, resolved, granularity, points, tables)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, text
 
@@ -55,9 +55,12 @@ def plan_reads(period: Period, granularity: Granularity = Granularity.DAY) -> tu
     return tuple(_decompose(period.start, period.end, levels))
 
 
-@dataclass(frozen=True, slots=True)
-class MetricStats:
-    """A metric's aggregates over some rows of a rollup (``n`` is 0 when there were none)."""
+class MetricStats(NamedTuple):
+    """A metric's aggregates over some rows of a rollup (``n`` is 0 when there were none).
+
+    A named tuple rather than a frozen dataclass: a series builds one per bucket, and a
+    frozen dataclass costs five times as much to construct.
+    """
 
     n: float
     total: float | None
@@ -109,13 +112,25 @@ StatsKey = tuple[int, dt.datetime | None]
 """(group, series bucket): the group is 0 for a whole subtree, else the child unit's id."""
 
 
-def _pieces_sql(plan: Sequence[ReadPiece]) -> tuple[str, dict[str, Any]]:
+def _slot_sql(table: str, series: Granularity | None) -> str:
+    if series is None:
+        return "NULL::timestamptz"
+    if table == ROLLUPS[series].name:
+        return "bucket"
+    return f"date_bin(INTERVAL '1 {series.value}', bucket, {_UTC_ORIGIN})"
+
+
+def _pieces_sql(
+    plan: Sequence[ReadPiece], series: Granularity | None
+) -> tuple[str, dict[str, Any]]:
     selects, params = [], {}
     for i, piece in enumerate(plan):
-        # Table names come from models.facts, never from the caller.
+        # Table names come from models.facts, never from the caller. Each piece computes its
+        # series slot itself: the piece read from the series' own rollup needs no date_bin.
         selects.append(
-            "SELECT bucket, metric_id, org_unit_id, n, total, min_v, max_v "
-            f"FROM {piece.table} WHERE metric_id = ANY(CAST(:metric_ids AS integer[])) "
+            f"SELECT {_slot_sql(piece.table, series)} AS slot, metric_id, org_unit_id, "
+            f"n, total, min_v, max_v FROM {piece.table} "
+            "WHERE metric_id = ANY(CAST(:metric_ids AS integer[])) "
             f"AND bucket >= :start_{i} AND bucket < :end_{i} "
             "AND org_unit_id = ANY(ARRAY(SELECT id FROM units))"
         )
@@ -123,12 +138,32 @@ def _pieces_sql(plan: Sequence[ReadPiece]) -> tuple[str, dict[str, Any]]:
     return "\nUNION ALL\n".join(selects), params
 
 
-def _slot_sql(plan: Sequence[ReadPiece], series: Granularity | None) -> str:
-    if series is None:
-        return "NULL::timestamptz"
-    if all(piece.table == ROLLUPS[series].name for piece in plan):
-        return "p.bucket"
-    return f"date_bin(INTERVAL '1 {series.value}', p.bucket, {_UTC_ORIGIN})"
+_SUMS = (
+    "CAST(sum(p.n) AS double precision) AS n, sum(p.total) AS total, "
+    "min(p.min_v) AS min_v, max(p.max_v) AS max_v"
+)
+
+
+def _stats_sql(pieces: str, by_child: bool) -> str:
+    if not by_child:
+        # The whole subtree is one group: no join, the unit filter is an array built once.
+        return (
+            f"WITH units AS ({_SUBTREE_UNITS})\n"
+            f"SELECT 0 AS grp, p.slot, p.metric_id, {_SUMS} "
+            f"FROM ({pieces}) p GROUP BY 2, 3 LIMIT :max_rows"
+        )
+    # Fold the rollup rows per unit first, and only then map units to children: the planner
+    # cannot estimate the ltree join (it guesses 1 row) and, given the pieces as the inner
+    # side of a join, re-runs all of them once per unit. The materialised per-unit sums are a
+    # few rows per unit, so any join order is cheap.
+    return (
+        f"WITH units AS MATERIALIZED ({_CHILD_UNITS}),\n"
+        f"per_unit AS MATERIALIZED (SELECT p.slot, p.metric_id, p.org_unit_id, {_SUMS} "
+        f"FROM ({pieces}) p GROUP BY 1, 2, 3)\n"
+        f"SELECT un.grp, p.slot, p.metric_id, {_SUMS} "
+        "FROM per_unit p JOIN units un ON un.id = p.org_unit_id "
+        "GROUP BY 1, 2, 3 LIMIT :max_rows"
+    )
 
 
 def fetch_stats(
@@ -152,17 +187,8 @@ def fetch_stats(
     """
     if not plan or not metric_ids:
         return {}
-    pieces, params = _pieces_sql(plan)
-    # The whole subtree is one group: no join, the unit filter is an array built once.
-    group, join = ("un.grp", "JOIN units un ON un.id = p.org_unit_id") if by_child else ("0", "")
-    sql = (
-        f"WITH units AS ({_CHILD_UNITS if by_child else _SUBTREE_UNITS})\n"
-        f"SELECT {group} AS grp, {_slot_sql(plan, series)} AS slot, p.metric_id, "
-        "CAST(sum(p.n) AS double precision) AS n, sum(p.total) AS total, "
-        "min(p.min_v) AS min_v, max(p.max_v) AS max_v "
-        f"FROM ({pieces}) p {join} "
-        "GROUP BY 1, 2, 3 LIMIT :max_rows"
-    )
+    pieces, params = _pieces_sql(plan, series)
+    sql = _stats_sql(pieces, by_child)
     params.update(
         scope_params(scope_paths),
         unit_id=unit_id,
@@ -171,7 +197,7 @@ def fetch_stats(
         max_rows=max_rows,
     )
     found: dict[StatsKey, dict[int, MetricStats]] = {}
-    for row in connection.execute(text(sql), params).mappings().all():
-        stats = MetricStats(row["n"], row["total"], row["min_v"], row["max_v"])
-        found.setdefault((row["grp"], row["slot"]), {})[row["metric_id"]] = stats
+    rows = connection.execute(text(sql), params).all()
+    for grp, slot, metric_id, n, total, min_v, max_v in rows:
+        found.setdefault((grp, slot), {})[metric_id] = MetricStats(n, total, min_v, max_v)
     return found
