@@ -58,6 +58,15 @@ class Parsed:
         return len(self.rejections or ()) or 1
 
 
+def event_times(entries: Sequence[Parsed]) -> Iterator[dt.datetime]:
+    """The event times an entry batch will write (to prepare storage before the transaction)."""
+    for entry in entries:
+        if entry.envelope is not None:
+            # One per distinct day is all storage needs; whole records would be wasteful.
+            days = {record.ts_us // 86_400_000_000 for record in entry.envelope.records}
+            yield from (event_time(day * 86_400_000_000) for day in days)
+
+
 def parse_entry(stream: str, entry: streams.Entry) -> Parsed:
     """Decode an entry of ``stream``; one that does not decode says why (it is quarantined)."""
     try:

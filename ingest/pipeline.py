@@ -19,10 +19,10 @@ from dataclasses import asdict, dataclass
 import redis
 
 from ingest import metrics, streams, versions
-from ingest.decode import Decoded, Parsed, References, build_batch, parse_entry
+from ingest.decode import Decoded, Parsed, References, build_batch, event_times, parse_entry
 from ingest.runtime import Services
 from models.quarantine_store import QuarantineRow, insert_quarantined
-from models.writes import write_events_in
+from models.writes import prepare_storage, write_events_in
 
 log = logging.getLogger(__name__)
 
@@ -192,6 +192,7 @@ class _Drain:
         started = time.monotonic()
         stored: dict[str, int] = {}
         changed: set[int] = set()
+        prepare_storage(self.services.engine, event_times(entries))
         with self.services.engine.begin() as connection:
             decoded = build_batch(connection, self.refs, entries, poison)
             for source_key, rows in decoded.rows_by_source():

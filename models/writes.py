@@ -6,7 +6,7 @@ Hot path: it speaks psycopg directly (COPY), everything in one transaction.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -146,17 +146,30 @@ def copy_rows(cursor: psycopg.Cursor[Any], table: str, rows: Sequence[EventRow])
             )
 
 
+def prepare_storage(engine: Engine, timestamps: Iterable[dt.datetime]) -> None:
+    """Create the day partitions these timestamps need, in a short transaction of its own.
+
+    Call it before opening a write transaction: creating a partition takes an exclusive lock
+    on the parent table, which a transaction should not hold while it writes.
+    """
+    days = {ts.astimezone(dt.UTC).date() for ts in timestamps}
+    with engine.begin() as connection:
+        if installed_backend(connection) is StorageBackend.NATIVE:
+            native.ensure_partitions(connection, days)
+
+
 def write_events_in(connection: Connection, rows: Sequence[EventRow]) -> WriteResult:
-    """Write ``rows`` inside the caller's transaction on ``connection`` (not committed here)."""
+    """Write ``rows`` inside the caller's transaction on ``connection`` (not committed here).
+
+    A day partition still missing is created in this same transaction (it locks ``events``
+    until commit; callers avoid that with :func:`prepare_storage`). Creating it on another
+    connection instead would deadlock against this transaction's own locks.
+    """
     if not rows:
         return WriteResult(0, frozenset())
     backend = installed_backend(connection)
-    days = _days(rows)
-    if backend is StorageBackend.NATIVE and native.missing_partitions(connection, days):
-        # Creating a partition locks the parent table: do it in a short transaction of its
-        # own rather than holding that lock for the rest of the caller's.
-        with connection.engine.begin() as ddl:
-            native.ensure_partitions(ddl, days)
+    if backend is StorageBackend.NATIVE:
+        native.ensure_partitions(connection, _days(rows))
     raw = connection.connection.driver_connection
     assert isinstance(raw, psycopg.Connection)
     with raw.cursor() as cursor:
@@ -179,5 +192,6 @@ def write_events(engine: Engine, rows: Sequence[EventRow]) -> WriteResult:
     Returns:
         How many rows were new and which metrics changed.
     """
+    prepare_storage(engine, (row.ts for row in rows))
     with engine.begin() as connection:
         return write_events_in(connection, rows)

@@ -89,6 +89,30 @@ def test_accepted_events_land_once_in_events_and_in_every_rollup(
     assert sum(streams.backlog(services.redis, partitions).values()) == 0
 
 
+def test_a_batch_that_needs_new_day_partitions_for_two_sources_commits_at_once(
+    services: Services, catalog: Catalog, db: Engine
+) -> None:
+    # Regression: the second source's missing partition used to be created on another
+    # connection while the batch's transaction held locks on events: a self-deadlock.
+    partition = 0
+    later = 3 * 24 * 60.0  # three days after BASE: a day nobody has written to yet
+
+    def envelope(source_id: int, key: str, recs: list[streams.StreamRecord]) -> Published:
+        batch = str(uuid.uuid4())
+        env = streams.Envelope(batch, source_id, key, 1, time.time(), recs)
+        streams.publish(services.redis, {partition: env}, [], max_backlog=1_000)
+        return Published(source_id, key, tuple(recs), batch, (partition,))
+
+    published = [
+        envelope(1, "orders", [record(0, "o0", 1.0, measures={"amount": 5.0, "qty": 1})]),
+        envelope(2, "tickets", [record(0, "t0", later, "unit3", {"minutes": 3.0})]),
+    ]
+    report = pipeline.drain_partition(services, partition, "solo", budget_s=5.0)
+
+    assert (report.batches, report.failed, report.stored) == (1, 0, 2)
+    assert_stored_exactly(db, published, catalog)
+
+
 def test_a_retried_batch_and_duplicates_do_not_count_twice(
     services: Services, catalog: Catalog, db: Engine
 ) -> None:
