@@ -122,6 +122,27 @@ class Settings(BaseSettings):
     )
     simulator_rate: float = Field(default=200.0, gt=0, validation_alias="NORTHSTAR_SIMULATOR_RATE")
 
+    # Dashboard sign-in and sessions (dashboard/auth, docs/security.md).
+    session_idle_timeout_s: PositiveInt = Field(
+        default=30 * 60, validation_alias="NORTHSTAR_SESSION_IDLE_TIMEOUT_S"
+    )
+    """A session unused for this long ends; the next request goes to the sign-in page."""
+    session_absolute_timeout_s: PositiveInt = Field(
+        default=12 * 3600, validation_alias="NORTHSTAR_SESSION_ABSOLUTE_TIMEOUT_S"
+    )
+    """A session ends this long after sign-in, however active it is."""
+    login_max_failures: PositiveInt = Field(
+        default=5, validation_alias="NORTHSTAR_LOGIN_MAX_FAILURES"
+    )
+    """Failed sign-ins per account, and per client address, before sign-in answers 429."""
+    login_failure_window_s: PositiveInt = Field(
+        default=15 * 60, validation_alias="NORTHSTAR_LOGIN_FAILURE_WINDOW_S"
+    )
+    trusted_proxies: int = Field(default=0, ge=0, validation_alias="NORTHSTAR_TRUSTED_PROXIES")
+    """Reverse proxies in front of the web process whose X-Forwarded-For/-Proto are believed."""
+    metrics_token: str | None = Field(default=None, validation_alias="NORTHSTAR_METRICS_TOKEN")
+    """Bearer token for ``/metrics`` from other hosts; loopback scrapes need none."""
+
     @model_validator(mode="after")
     def _production_needs_a_strong_secret(self) -> Settings:
         if self.env is Environment.PRODUCTION:

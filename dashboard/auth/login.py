@@ -1,0 +1,239 @@
+"""Sign-in and sign-out: flask-login set-up, the per-request user loader, ``/login``, ``/logout``.
+
+``/login`` is a plain HTML form posted to Flask (no JavaScript needed to sign in); cross-site
+posts are refused by :mod:`dashboard.security`, so no CSRF token is needed. Sign-in and
+sign-out are written to ``access_log`` (page ``auth``), which records who reached what and when.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import redis
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    current_app,
+    g,
+    redirect,
+    render_template_string,
+    request,
+    session,
+)
+from flask_login import LoginManager, login_user, logout_user  # type: ignore[import-untyped]
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from dashboard.auth import sessions
+from dashboard.auth.access_log import AccessEntry, AccessSink
+from dashboard.auth.policy import (
+    ACCESS_SINK_KEY,
+    SERVICES_KEY,
+    SignedInUser,
+    current_principal,
+    current_services,
+    read_connection,
+)
+from dashboard.auth.templates import LOGIN_PAGE
+from dashboard.auth.throttle import LoginThrottle
+from ingest.runtime import Services
+from models.accounts import find_user, hash_password, verify_password
+from models.enums import Outcome
+from models.permissions import AccessDenied
+from models.queries.principals import Account, load_account
+from models.users import User
+
+log = logging.getLogger(__name__)
+blueprint = Blueprint("auth", __name__)
+STATE_KEY = "northstar.auth"
+LOGIN_PATH = "/login"
+LOGOUT_PATH = "/logout"
+WRONG_CREDENTIALS = "Wrong e-mail address or password."
+MAX_EMAIL = 254
+MAX_PASSWORD = 1024
+
+
+@dataclass(frozen=True)
+class AuthState:
+    clock: sessions.Clock
+    timeouts: sessions.Timeouts
+    throttle: LoginThrottle
+    dummy_hash: str
+    """Checked against when the e-mail is unknown, so both answers take as long."""
+
+
+def init_app(server: Flask, clock: sessions.Clock) -> None:
+    """Set up flask-login and the sign-in routes on ``server`` (services already registered)."""
+    services: Services = server.extensions[SERVICES_KEY]
+    server.extensions[STATE_KEY] = AuthState(
+        clock=clock,
+        timeouts=sessions.Timeouts.from_settings(services.settings),
+        throttle=LoginThrottle(services.redis, services.settings),
+        dummy_hash=hash_password("not a password anyone has"),
+    )
+    manager = LoginManager()
+    # Our own checks (sessions.why_ended) replace flask-login's IP/User-Agent fingerprinting,
+    # which reads a forgeable X-Forwarded-For and logs out people whose address changes.
+    manager.session_protection = None
+    manager.user_loader(load_user)
+    manager.init_app(server)
+    server.register_blueprint(blueprint)
+
+
+def _state() -> AuthState:
+    state: AuthState = current_app.extensions[STATE_KEY]
+    return state
+
+
+def load_user(user_id: str) -> SignedInUser | None:
+    """flask-login's loader: the account re-read for this request, if its session is valid."""
+    try:
+        uid = int(user_id)
+    except (TypeError, ValueError):
+        return None
+    with read_connection() as connection:
+        account = load_account(connection, uid)
+    if account is None:
+        session.clear()
+        return None
+    state = _state()
+    now = state.clock()
+    reason = sessions.why_ended(session, account, now, state.timeouts)
+    if reason is not None:
+        log.info("session of user %s refused: %s", uid, reason)
+        g.northstar_refused_user_id = uid
+        session.clear()
+        return None
+    sessions.touch(session, now)
+    return SignedInUser(account)
+
+
+def safe_next(target: str | None) -> str:
+    """``target`` if it is a path on this site, else ``/``: never an open redirect."""
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return "/"
+    if "\\" in target or any(ord(c) < 0x21 or ord(c) == 0x7F for c in target):
+        return "/"
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return "/"
+    return target
+
+
+@blueprint.get(LOGIN_PATH)
+def login_form() -> Response:
+    return _page(next_path=safe_next(request.args.get("next")), error=None, status=200)
+
+
+@blueprint.post(LOGIN_PATH)
+def login_submit() -> Response:
+    email = request.form.get("email", "").strip()[:MAX_EMAIL]
+    password = request.form.get("password", "")[:MAX_PASSWORD]
+    next_path = safe_next(request.form.get("next"))
+    address = request.remote_addr or "unknown"
+    state = _state()
+    try:
+        verdict = state.throttle.check(email, address)
+    except redis.RedisError:
+        log.exception("sign-in throttle unavailable; refusing sign-in")
+        return _page(next_path, "Sign-in is unavailable right now; try again shortly.", 503)
+    if not verdict.allowed:
+        _log_attempt(None, Outcome.THROTTLED, email)
+        message = (
+            "Too many failed sign-ins for this account or from this address. "
+            f"Try again in {max(1, verdict.retry_after_s // 60)} minute(s)."
+        )
+        response = _page(next_path, message, 429)
+        response.headers["Retry-After"] = str(verdict.retry_after_s)
+        return response
+    account = _check_credentials(email, password, state)
+    if account is None:
+        state.throttle.failed(email, address)
+        _log_attempt(None, Outcome.DENIED, email)
+        return _page(next_path, WRONG_CREDENTIALS, 401)
+    state.throttle.succeeded(email)
+    _sign_in(account, state)
+    return redirect(next_path, code=303)  # type: ignore[return-value]
+
+
+def _check_credentials(email: str, password: str, state: AuthState) -> Account | None:
+    """The account these credentials open, or None: unknown, wrong or deactivated alike."""
+    services = current_services()
+    with Session(services.engine) as db, db.begin():
+        user = find_user(db, email) if email else None
+        if user is None:
+            verify_password(state.dummy_hash, password)
+            return None
+        if not verify_password(user.password_hash, password) or not user.is_active:
+            return None
+        now = dt.datetime.fromtimestamp(state.clock(), dt.UTC)
+        db.execute(update(User).where(User.id == user.id).values(last_login_at=now))
+        user_id = user.id
+    with read_connection() as connection:
+        return load_account(connection, user_id)
+
+
+def _sign_in(account: Account, state: AuthState) -> None:
+    # A new session: nothing from before sign-in survives (no session fixation).
+    session.clear()
+    login_user(SignedInUser(account))
+    sessions.start(session, account, state.clock())
+    session.permanent = True
+    _log_attempt(account, Outcome.OK, account.email)
+
+
+@blueprint.post(LOGOUT_PATH)
+def logout() -> Response:
+    """End every session of the signed-in user (this cookie, replayed, is refused too)."""
+    try:
+        principal = current_principal()
+    except AccessDenied:
+        principal = None
+    if principal is not None and principal.user_id is not None:
+        with Session(current_services().engine) as db, db.begin():
+            sessions.end_all_sessions(db, principal.user_id, "sign-out")
+        _write(principal.user_id, "sign-out", Outcome.OK, {"session": _session_id()})
+    logout_user()
+    session.clear()
+    return redirect(LOGIN_PATH, code=303)  # type: ignore[return-value]
+
+
+def _session_id() -> str | None:
+    return sessions.session_id(session)
+
+
+def _log_attempt(account: Account | None, outcome: Outcome, email: str) -> None:
+    detail: dict[str, str | None] = {"email": email}
+    if account is not None:
+        detail["session"] = _session_id()
+    _write(account.user_id if account else None, "sign-in", outcome, detail)
+
+
+def _write(
+    user_id: int | None, action: str, outcome: Outcome, detail: Mapping[str, object]
+) -> None:
+    sink: AccessSink = current_app.extensions[ACCESS_SINK_KEY]
+    entry = AccessEntry(
+        user_id=user_id,
+        page="auth",
+        action=action,
+        scope=(),
+        rows=0,
+        outcome=outcome,
+        client=request.remote_addr,
+        detail=detail,
+    )
+    try:
+        sink(entry)
+    except Exception:
+        log.exception("could not write access_log for %s", action)
+
+
+def _page(next_path: str, error: str | None, status: int) -> Response:
+    body = render_template_string(LOGIN_PAGE, next_path=next_path, error=error)
+    return Response(body, status=status, mimetype="text/html")
