@@ -12,8 +12,9 @@ import redis
 from dashboard.commands.common import Runtime
 from ingest.demo.catalog import SOURCES
 from ingest.demo.generator import DEFAULT_SEED
+from ingest.demo.history import demo_generator
 from ingest.faults import DEFAULT_SCHEDULE, NO_FAULTS
-from ingest.simulator import Simulator
+from ingest.simulator import Simulator, mean_rate_at_scale_one
 from ingest.simulator_http import IngestClient
 from ingest.simulator_run import Pacing, provision_keys, revoke_keys, run
 
@@ -25,6 +26,13 @@ from ingest.simulator_run import Pacing, provision_keys, revoke_keys, run
     default=None,
     help="Mean events per second over a week, all sources [default: NORTHSTAR_SIMULATOR_RATE, "
     "200]; the rate of the moment follows the hour and the weekday.",
+)
+@click.option(
+    "--scale",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Instead of --rate: the volume of `northstar demo history --scale`, so the live "
+    "stream continues the history at the same level.",
 )
 @click.option(
     "--url", default=None, help="Base URL of the web process [default: NORTHSTAR_SIMULATOR_URL]."
@@ -41,6 +49,7 @@ from ingest.simulator_run import Pacing, provision_keys, revoke_keys, run
 def simulate(
     runtime: Runtime,
     rate: float | None,
+    scale: float | None,
     url: str | None,
     duration: float | None,
     faults: bool,
@@ -49,6 +58,10 @@ def simulate(
     """Post realistic events for every demo source to the ingest API, with scheduled faults."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     settings = runtime.settings
+    if rate is not None and scale is not None:
+        raise click.UsageError("give --rate or --scale, not both")
+    if scale is not None:
+        rate = scale * mean_rate_at_scale_one(demo_generator(seed=seed))
     rate = rate or settings.simulator_rate
     url = url or settings.simulator_url
     schedule = DEFAULT_SCHEDULE if faults else NO_FAULTS
