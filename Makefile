@@ -20,6 +20,9 @@ export NORTHSTAR_DATA_DIR ?= $(CURDIR)/.data
 SERVICES_ENV := $(NORTHSTAR_DATA_DIR)/services.env
 PYTEST_ARGS ?=
 BENCH_ARGS ?= --quick
+# Volume of the demo: history and the live simulator use the same scale, so live numbers
+# continue the history's level (scale 1 is about 380 thousand events over 30 days).
+DEMO_SCALE ?= 3
 
 # $(call use-db,NAME[,--fresh]): recipe lines that make sure the services run, load their URLs,
 # create database NAME (dropping it first with --fresh) and point DATABASE_URL at it.
@@ -43,7 +46,7 @@ $(BIN)/ruff format --check .
 $(BIN)/mypy
 endef
 
-.PHONY: help venv services stop-services demo test lint format bench clean
+.PHONY: help venv services stop-services demo test lint format bench bench-ingest clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -63,13 +66,13 @@ demo: venv ## Migrate, seed and back-fill "northstar", then run web, worker, cro
 	set -x
 	$(BIN)/northstar db upgrade
 	$(BIN)/northstar demo seed
-	$(BIN)/northstar demo history
+	$(BIN)/northstar demo history --scale $(DEMO_SCALE)
 	$(BIN)/northstar demo summary
 	# Metrics of every process of this run, and only of this run (prometheus-client multiprocess).
 	export PROMETHEUS_MULTIPROC_DIR="$(NORTHSTAR_DATA_DIR)/prometheus"
 	rm -rf "$$PROMETHEUS_MULTIPROC_DIR"
 	mkdir -p "$$PROMETHEUS_MULTIPROC_DIR"
-	export PATH="$(CURDIR)/$(BIN):$$PATH" NORTHSTAR_DEMO_PORT="$${NORTHSTAR_DEMO_PORT:-8050}"
+	export PATH="$(CURDIR)/$(BIN):$$PATH" NORTHSTAR_DEMO_PORT="$${NORTHSTAR_DEMO_PORT:-8050}" NORTHSTAR_DEMO_SCALE=$(DEMO_SCALE)
 	set +x
 	echo "Northstar demo: http://127.0.0.1:$$NORTHSTAR_DEMO_PORT (API /api/v1, /metrics, /readyz)"
 	echo "Demo accounts and passwords: $(NORTHSTAR_DATA_DIR)/demo-credentials.txt"
@@ -97,6 +100,14 @@ bench: venv ## Run bench/storage.py (BENCH_ARGS, default --quick) on a fresh nor
 	@$(call use-db,northstar_bench,--fresh)
 	set -x
 	$(BIN)/python bench/storage.py $(BENCH_ARGS)
+
+bench-ingest: venv ## Run bench/ingest.py (BENCH_ARGS, default --quick) on a fresh northstar_ibench
+	@$(call use-db,northstar_ibench,--fresh)
+	# Redis db 4, flushed by the bench; it starts and stops its own web and worker processes.
+	REDIS_URL=$$(scripts/url-with-db.sh "$$REDIS_URL" 4)
+	export REDIS_URL
+	set -x
+	$(BIN)/python bench/ingest.py $(BENCH_ARGS)
 
 clean: ## Stop private services, then remove .venv and .data
 	@scripts/stop-services.sh --purge

@@ -97,7 +97,7 @@ class Settings(BaseSettings):
         default=8, validation_alias="NORTHSTAR_INGEST_PARTITIONS"
     )
     ingest_max_backlog: PositiveInt = Field(
-        default=20_000, validation_alias="NORTHSTAR_INGEST_MAX_BACKLOG"
+        default=200, validation_alias="NORTHSTAR_INGEST_MAX_BACKLOG"
     )
     """Stream entries waiting (undelivered or pending) per partition before the API says 429."""
     ingest_read_count: PositiveInt = Field(
