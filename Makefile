@@ -21,8 +21,9 @@ SERVICES_ENV := $(NORTHSTAR_DATA_DIR)/services.env
 PYTEST_ARGS ?=
 BENCH_ARGS ?= --quick
 # Volume of the demo: history and the live simulator use the same scale, so live numbers
-# continue the history's level (scale 1 is about 380 thousand events over 30 days).
-DEMO_SCALE ?= 3
+# continue the history's level (scale 1, about 380 thousand events over 30 days, is the one the
+# demo KPI targets are set for).
+DEMO_SCALE ?= 1
 
 # $(call use-db,NAME[,--fresh]): recipe lines that make sure the services run, load their URLs,
 # create database NAME (dropping it first with --fresh) and point DATABASE_URL at it.
