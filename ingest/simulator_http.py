@@ -18,6 +18,9 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 5
 MAX_RETRY_AFTER_S = 30.0
 TIMEOUT_S = 30.0
+IDLE_REUSE_S = 1.5
+"""Reuse a kept-alive connection only if it idled less than this: servers close idle ones
+(gunicorn after 2 s), and a post on a closed connection fails with a broken pipe."""
 _RETRY_STATUSES = (429, 503)
 
 
@@ -55,8 +58,11 @@ class IngestClient:
         self._sleep = sleep
         self._timeout_s = timeout_s
         self._connection: http.client.HTTPConnection | None = None
+        self._last_used = 0.0
 
     def _connect(self) -> http.client.HTTPConnection:
+        if self._connection is not None and time.monotonic() - self._last_used > IDLE_REUSE_S:
+            self.close()
         if self._connection is None:
             factory = (
                 http.client.HTTPSConnection
@@ -85,7 +91,9 @@ class IngestClient:
         try:
             connection.request("POST", path, body=body, headers=headers)
             response = connection.getresponse()
-            return response.status, response.read(), response.getheader("Retry-After")
+            answer = response.read()
+            self._last_used = time.monotonic()
+            return response.status, answer, response.getheader("Retry-After")
         except (OSError, http.client.HTTPException):
             self.close()  # a broken kept-alive connection is replaced on the next attempt
             raise
