@@ -1,4 +1,4 @@
-"""The signed-in landing page: who you are, what you may do, and which units you may see."""
+"""The account page: who you are, what you may do, and which units you may see."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from dashboard.auth.policy import current_principal, read_connection
 from models.permissions import AccessDenied, Principal
 from models.queries.scope import Unit, root_units
 
-dash.register_page(__name__, path="/", name="Home", title="Northstar")  # type: ignore[no-untyped-call]
+dash.register_page(__name__, path="/account", name="Account", title="Northstar · Account")  # type: ignore[no-untyped-call]
 
 WHO_ID = "home-who"
 SCOPE_ID = "home-scope"

@@ -187,7 +187,7 @@ def test_metrics_answer_loopback_only(site: Site) -> None:
     assert site.client("10.5.0.1").get("/metrics").status_code == 403
 
 
-def test_the_home_page_says_who_you_are_and_your_scope(site: Site) -> None:
+def test_the_account_page_says_who_you_are_and_your_scope(site: Site) -> None:
     client = site.client()
     sign_in(client, email=REGIONAL)
     layout = client.get("/_dash-layout")
@@ -202,7 +202,7 @@ def test_the_home_page_says_who_you_are_and_your_scope(site: Site) -> None:
                 {"id": "_pages_store", "property": "data"},
             ],
             "inputs": [
-                {"id": "_pages_location", "property": "pathname", "value": "/"},
+                {"id": "_pages_location", "property": "pathname", "value": "/account"},
                 {"id": "_pages_location", "property": "search", "value": ""},
             ],
             "changedPropIds": ["_pages_location.pathname"],

@@ -1,0 +1,1 @@
+"""Pure layout builders: they take data and return Dash components, and touch no database."""

@@ -1,0 +1,46 @@
+"""The trend card: granularity choice and the trend chart (pure layout builders)."""
+
+from __future__ import annotations
+
+import dash_bootstrap_components as dbc
+import plotly.graph_objects as go
+from dash import dcc, html
+
+from dashboard.summary import AUTO
+from models.enums import Granularity
+
+GRANULARITY_OPTIONS = [
+    {"label": "Automatic", "value": AUTO},
+    {"label": "Minute", "value": Granularity.MINUTE.value},
+    {"label": "Hour", "value": Granularity.HOUR.value},
+    {"label": "Day", "value": Granularity.DAY.value},
+]
+
+
+def granularity_selector(component_id: str, value: str = AUTO) -> dbc.RadioItems:
+    """Automatic (from the period) or a fixed bucket size, as inline buttons."""
+    return dbc.RadioItems(
+        id=component_id,
+        options=GRANULARITY_OPTIONS,
+        value=value,
+        inline=True,
+        className="mb-2",
+    )
+
+
+def trend_card(figure: go.Figure, granularity: Granularity, automatic: bool) -> dbc.Card:
+    """The chart, with a line saying which bucket size it shows and why."""
+    how = "chosen automatically from the period" if automatic else "as chosen"
+    return dbc.Card(
+        dbc.CardBody(
+            [
+                dcc.Graph(figure=figure, config={"displaylogo": False}, className="kpi-trend"),
+                html.Small(
+                    f"One point per {granularity.value} ({how}); the dashed line is the "
+                    "previous period, shifted onto this one.",
+                    className="text-muted",
+                ),
+            ]
+        ),
+        className="mb-3",
+    )

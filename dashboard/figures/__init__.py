@@ -1,0 +1,1 @@
+"""Pure figure builders: they take data and return Plotly figures, and touch no database."""

@@ -1,0 +1,174 @@
+"""The interim data-quality badge: per source freshness against its SLA and the rejected share.
+
+Until the data-quality checks land (DESIGN §8), a source is graded from two facts read here:
+the age of its newest event against ``sources.freshness_sla_s``, and the share of its records
+quarantined in the last hour. A KPI's badge is the worst badge of the sources it reads.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass
+from enum import IntEnum
+
+from sqlalchemy import Connection, text
+
+REJECTED_WINDOW = dt.timedelta(hours=1)
+REJECTED_WARNING_SHARE = 0.02
+"""Rejected share (of stored + quarantined records in the window) that makes a warning."""
+REJECTED_FAILING_SHARE = 0.10
+"""Rejected share that makes a source failing."""
+
+
+class QualityLevel(IntEnum):
+    """Ordered so that the worst of several badges is their ``max``."""
+
+    OK = 0
+    WARNING = 1
+    FAILING = 2
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+
+@dataclass(frozen=True, slots=True)
+class SourceFacts:
+    """What the badge of one source is computed from."""
+
+    source_id: int
+    name: str
+    freshness_sla_s: int
+    newest_event: dt.datetime | None
+    stored_last_hour: int
+    rejected_last_hour: int
+
+
+@dataclass(frozen=True, slots=True)
+class Badge:
+    """A verdict with the reasons behind it (empty when ok)."""
+
+    level: QualityLevel
+    reasons: tuple[str, ...]
+
+    @property
+    def reason(self) -> str:
+        return "; ".join(self.reasons) if self.reasons else "Data is fresh and complete."
+
+
+OK_BADGE = Badge(QualityLevel.OK, ())
+
+# The newest event's time from rollup_1d: one small unpartitioned table whose last_ts is the
+# same value rollup_1m holds (each rollup keeps the newest event time of its bucket), and the
+# newest day bucket is found by the (metric_id, bucket) primary key. The stored count of the
+# window comes from rollup_1m, pruned to one or two day partitions. Every status is listed so
+# that the (source_id, status, received_at) index answers the quarantine count: a record
+# replayed since was still rejected when it arrived.
+_FACTS = """
+SELECT s.id, s.name, s.freshness_sla_s,
+  (SELECT max(d.last_ts) FROM rollup_1d d
+    WHERE d.metric_id = m.id AND d.bucket = (
+      SELECT max(d2.bucket) FROM rollup_1d d2 WHERE d2.metric_id = m.id)) AS newest,
+  (SELECT coalesce(sum(r.n), 0) FROM rollup_1m r
+    WHERE r.metric_id = m.id AND r.bucket >= :since) AS stored,
+  (SELECT count(*) FROM quarantine q
+    WHERE q.source_id = s.id AND q.status IN ('open', 'replayed', 'discarded')
+      AND q.received_at >= :since) AS rejected
+FROM sources s
+LEFT JOIN metrics m ON m.source_id = s.id AND m.measure IS NULL
+WHERE s.id = ANY(:ids)
+ORDER BY s.id
+LIMIT :limit
+"""
+
+
+def source_facts(
+    connection: Connection, source_ids: Collection[int], *, now: dt.datetime
+) -> dict[int, SourceFacts]:
+    """Freshness and rejection facts of each source in ``source_ids`` (unknown ids are absent).
+
+    The facts are about the source as a whole, not a unit: they say whether the pipeline
+    delivers, and show no business value, so they are not filtered by scope.
+    """
+    if not source_ids:
+        return {}
+    rows = connection.execute(
+        text(_FACTS),
+        {"ids": sorted(source_ids), "since": now - REJECTED_WINDOW, "limit": len(source_ids)},
+    )
+    return {
+        row.id: SourceFacts(
+            source_id=row.id,
+            name=row.name,
+            freshness_sla_s=row.freshness_sla_s,
+            newest_event=row.newest,
+            stored_last_hour=int(row.stored),
+            rejected_last_hour=int(row.rejected),
+        )
+        for row in rows
+    }
+
+
+def _age_text(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 172_800:
+        return f"{seconds / 3600:.0f} h"
+    return f"{seconds / 86_400:.0f} days"
+
+
+def _freshness(facts: SourceFacts, now: dt.datetime) -> Badge:
+    if facts.newest_event is None:
+        return Badge(QualityLevel.FAILING, (f"{facts.name}: no events received yet",))
+    age = (now - facts.newest_event).total_seconds()
+    if age > facts.freshness_sla_s:
+        reason = (
+            f"{facts.name}: newest event is {_age_text(age)} old "
+            f"(freshness SLA {_age_text(facts.freshness_sla_s)})"
+        )
+        return Badge(QualityLevel.FAILING, (reason,))
+    return OK_BADGE
+
+
+def _rejected(facts: SourceFacts) -> Badge:
+    total = facts.stored_last_hour + facts.rejected_last_hour
+    if not facts.rejected_last_hour or not total:
+        return OK_BADGE
+    share = facts.rejected_last_hour / total
+    if share < REJECTED_WARNING_SHARE:
+        return OK_BADGE
+    level = QualityLevel.FAILING if share >= REJECTED_FAILING_SHARE else QualityLevel.WARNING
+    reason = (
+        f"{facts.name}: {share:.1%} of records rejected in the last hour "
+        f"({facts.rejected_last_hour} of {total})"
+    )
+    return Badge(level, (reason,))
+
+
+def worst(badges: Iterable[Badge]) -> Badge:
+    """One badge for several: the worst level, with the reasons of every non-ok badge."""
+    found = list(badges)
+    level = max((b.level for b in found), default=QualityLevel.OK)
+    reasons = tuple(reason for b in found for reason in b.reasons)
+    return Badge(level, reasons)
+
+
+def grade_source(facts: SourceFacts, now: dt.datetime) -> Badge:
+    """The badge of one source: failing when stale, warning/failing on a high rejected share."""
+    return worst([_freshness(facts, now), _rejected(facts)])
+
+
+def kpi_badge(
+    source_ids: Collection[int], facts: Mapping[int, SourceFacts], now: dt.datetime
+) -> Badge:
+    """The worst badge of the sources a KPI reads (a source without facts counts as failing)."""
+    badges = [
+        grade_source(facts[s], now)
+        if s in facts
+        else Badge(QualityLevel.FAILING, ("a source of this KPI is unknown",))
+        for s in sorted(source_ids)
+    ]
+    return worst(badges)
