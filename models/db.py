@@ -1,11 +1,8 @@
-"""Engine and session factories, and the bounded read transaction every query runs in."""
+"""Engine and session factories (the bounded read transaction is ``models.queries.common``)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
-from sqlalchemy import Connection, Engine, create_engine, text
+from sqlalchemy import Engine, create_engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from models.settings import Settings
@@ -24,19 +21,3 @@ def make_engine(settings: Settings, *, application_name: str = "northstar") -> E
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False)
-
-
-def set_statement_timeout(connection: Connection, timeout_ms: int) -> None:
-    """Bound every statement of the current transaction (``SET LOCAL``: ends with it)."""
-    connection.execute(
-        text("SELECT set_config('statement_timeout', :ms, true)"), {"ms": str(int(timeout_ms))}
-    )
-
-
-@contextmanager
-def read_transaction(engine: Engine, timeout_ms: int) -> Iterator[Connection]:
-    """A read-only transaction whose statements are cut off after ``timeout_ms``."""
-    with engine.connect() as connection, connection.begin():
-        connection.execute(text("SET TRANSACTION READ ONLY"))
-        set_statement_timeout(connection, timeout_ms)
-        yield connection

@@ -40,8 +40,8 @@ DEFAULT_LIMITS = QueryLimits()
 def read_connection(engine: Engine, settings: Settings) -> Iterator[Connection]:
     """A read-only transaction bounded by ``settings.statement_timeout_ms``, in UTC.
 
-    The same transaction as :func:`models.db.read_transaction`, set up in one round trip
-    instead of two; its session time zone is UTC, so timestamps come back in ``datetime.UTC``
+    Set up in one round trip; its session time zone is UTC, so timestamps come back in
+    ``datetime.UTC``
     (every read query works in UTC explicitly, so no answer depends on it, but hashing and
     comparing ``datetime.UTC`` values is several times cheaper than ``zoneinfo`` ones, which
     matters for series of hundreds of buckets).
