@@ -45,12 +45,8 @@ events = Table(
 )
 
 
-def _rollup(name: str, partitioned: bool, covering: bool = False) -> Table:
+def _rollup(name: str, partitioned: bool) -> Table:
     extra: dict[str, Any] = {"postgresql_partition_by": "RANGE (bucket)"} if partitioned else {}
-    # Covering keys make series reads index-only (migration 0005).
-    include: dict[str, Any] = (
-        {"postgresql_include": ["n", "total", "min_v", "max_v"]} if covering else {}
-    )
     return Table(
         name,
         metadata,
@@ -63,14 +59,14 @@ def _rollup(name: str, partitioned: bool, covering: bool = False) -> Table:
         Column("max_v", Float, nullable=False),
         Column("sum_sq", Float, nullable=False),
         Column("last_ts", DateTime(timezone=True), nullable=False),
-        PrimaryKeyConstraint("metric_id", "bucket", "org_unit_id", **include),
+        PrimaryKeyConstraint("metric_id", "bucket", "org_unit_id"),
         **extra,
     )
 
 
 rollup_1m = _rollup("rollup_1m", partitioned=True)
-rollup_1h = _rollup("rollup_1h", partitioned=False, covering=True)
-rollup_1d = _rollup("rollup_1d", partitioned=False, covering=True)
+rollup_1h = _rollup("rollup_1h", partitioned=False)
+rollup_1d = _rollup("rollup_1d", partitioned=False)
 
 ROLLUPS: dict[Granularity, Table] = {
     Granularity.MINUTE: rollup_1m,
