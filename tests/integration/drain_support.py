@@ -21,10 +21,9 @@ from sqlalchemy import Engine, text
 
 from ingest import jobs, streams
 from ingest.runtime import Services
-from models.enums import Granularity
 from models.settings import Settings
 
-from .factories import ROLLUP_TABLES, Catalog, RollupKey, make_catalog
+from .factories import ROLLUP_TABLES, Aggregate, Catalog, RollupKey, make_catalog, utc_bucket
 
 UNITS = {"acme": 1, "unit2": 2, "unit3": 3}
 """The org units of ``make_catalog(children=2)`` by key."""
@@ -117,32 +116,6 @@ def catalog(db: Engine) -> Catalog:
 # --- oracle --------------------------------------------------------------------------------
 
 
-@dataclass
-class Aggregate:
-    n: int
-    total: float
-    min_v: float
-    max_v: float
-    sum_sq: float
-    last_ts: dt.datetime
-
-    def add(self, v: float, moment: dt.datetime) -> None:
-        self.n += 1
-        self.total += v
-        self.min_v = min(self.min_v, v)
-        self.max_v = max(self.max_v, v)
-        self.sum_sq += v * v
-        self.last_ts = max(self.last_ts, moment)
-
-
-def _bucket(moment: dt.datetime, granularity: Granularity) -> dt.datetime:
-    moment = moment.replace(second=0, microsecond=0)
-    if granularity is Granularity.MINUTE:
-        return moment
-    moment = moment.replace(minute=0)
-    return moment if granularity is Granularity.HOUR else moment.replace(hour=0)
-
-
 def accepted_events(published: Iterable[Published]) -> dict[tuple[int, str, int], Any]:
     """Published records by identity (source id, event id, ts): duplicates collapse."""
     events: dict[tuple[int, str, int], Any] = {}
@@ -170,7 +143,7 @@ def expected_rollups(
         ]
         for granularity, table in ROLLUP_TABLES.items():
             for metric_id, v in values:
-                key = (_bucket(moment, granularity), metric_id, UNITS[rec.org_unit])
+                key = (utc_bucket(moment, granularity), metric_id, UNITS[rec.org_unit])
                 agg = result[table].setdefault(key, Aggregate(0, 0.0, v, v, 0.0, moment))
                 agg.add(v, moment)
     return result

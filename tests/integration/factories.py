@@ -301,3 +301,35 @@ def migrate_to(engine: Engine, revision: str, *, down: bool = False) -> None:
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         (command.downgrade if down else command.upgrade)(config, revision)
+
+
+# --- rollup oracle: aggregates recomputed in Python -----------------------------------------
+
+
+@dataclass
+class Aggregate:
+    """What a rollup row should hold, folded value by value."""
+
+    n: int
+    total: float
+    min_v: float
+    max_v: float
+    sum_sq: float
+    last_ts: dt.datetime
+
+    def add(self, v: float, ts: dt.datetime) -> None:
+        self.n += 1
+        self.total += v
+        self.min_v = min(self.min_v, v)
+        self.max_v = max(self.max_v, v)
+        self.sum_sq += v * v
+        self.last_ts = max(self.last_ts, ts)
+
+
+def utc_bucket(ts: dt.datetime, granularity: Granularity) -> dt.datetime:
+    """The UTC bucket of ``granularity`` that ``ts`` falls into."""
+    utc = ts.astimezone(dt.UTC).replace(second=0, microsecond=0)
+    if granularity is Granularity.MINUTE:
+        return utc
+    utc = utc.replace(minute=0)
+    return utc if granularity is Granularity.HOUR else utc.replace(hour=0)

@@ -25,41 +25,17 @@ from models.writes import EventRow, WriteResult, write_events
 from .factories import (
     ROLLUP_TABLES,
     SOURCE_MEASURES,
+    Aggregate,
     Catalog,
     RollupKey,
     make_catalog,
     require_native,
     rollup_differences,
     stored_rollups,
+    utc_bucket,
 )
 
 # --- oracle: rollups recomputed in Python from the stored events ---------------------------
-
-
-@dataclass
-class Aggregate:
-    n: int
-    total: float
-    min_v: float
-    max_v: float
-    sum_sq: float
-    last_ts: dt.datetime
-
-    def add(self, v: float, ts: dt.datetime) -> None:
-        self.n += 1
-        self.total += v
-        self.min_v = min(self.min_v, v)
-        self.max_v = max(self.max_v, v)
-        self.sum_sq += v * v
-        self.last_ts = max(self.last_ts, ts)
-
-
-def utc_bucket(ts: dt.datetime, granularity: Granularity) -> dt.datetime:
-    utc = ts.astimezone(dt.UTC).replace(second=0, microsecond=0)
-    if granularity is Granularity.MINUTE:
-        return utc
-    utc = utc.replace(minute=0)
-    return utc if granularity is Granularity.HOUR else utc.replace(hour=0)
 
 
 def stored_events(
