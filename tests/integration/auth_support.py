@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 import redis
@@ -82,3 +83,20 @@ def sign_in(
     client: FlaskClient, email: str = GLOBAL, password: str = PASSWORD, next_path: str = "/"
 ) -> TestResponse:
     return client.post("/login", data={"email": email, "password": password, "next": next_path})
+
+
+def page_request(pathname: str, search: str = "") -> dict[str, Any]:
+    """The body the browser posts to render a page: Dash's page-router callback."""
+    return {
+        "output": ".._pages_content.children..._pages_store.data..",
+        "outputs": [
+            {"id": "_pages_content", "property": "children"},
+            {"id": "_pages_store", "property": "data"},
+        ],
+        "inputs": [
+            {"id": "_pages_location", "property": "pathname", "value": pathname},
+            {"id": "_pages_location", "property": "search", "value": search},
+        ],
+        "changedPropIds": ["_pages_location.pathname"],
+        "state": [],
+    }

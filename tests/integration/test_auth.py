@@ -11,7 +11,7 @@ from models.logs import AccessLog
 from models.queries.principals import load_account, load_principal
 from models.users import User
 
-from .auth_support import COOKIE, GLOBAL, PASSWORD, REGIONAL, Site, sign_in, site
+from .auth_support import COOKIE, GLOBAL, PASSWORD, REGIONAL, Site, page_request, sign_in, site
 
 __all__ = ["site"]
 
@@ -193,22 +193,7 @@ def test_the_account_page_says_who_you_are_and_your_scope(site: Site) -> None:
     layout = client.get("/_dash-layout")
     assert layout.status_code == 200
     assert "Elena Region" in layout.get_data(as_text=True)
-    page = client.post(
-        "/_dash-update-component",
-        json={
-            "output": ".._pages_content.children..._pages_store.data..",
-            "outputs": [
-                {"id": "_pages_content", "property": "children"},
-                {"id": "_pages_store", "property": "data"},
-            ],
-            "inputs": [
-                {"id": "_pages_location", "property": "pathname", "value": "/account"},
-                {"id": "_pages_location", "property": "search", "value": ""},
-            ],
-            "changedPropIds": ["_pages_location.pathname"],
-            "state": [],
-        },
-    )
+    page = client.post("/_dash-update-component", json=page_request("/account"))
     body = page.get_data(as_text=True)
     assert page.status_code == 200, body[:500]
     assert "Welcome, Elena Region" in body

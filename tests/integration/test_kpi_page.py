@@ -27,7 +27,7 @@ from models.queries.principals import load_account
 from models.settings import Settings
 from models.writes import EventRow, write_events
 
-from .auth_support import ACTOR, PASSWORD, FakeClock, sign_in
+from .auth_support import ACTOR, PASSWORD, FakeClock, page_request, sign_in
 from .factories import insert_unit, make_catalog
 
 GLOBAL = "grace@example.com"
@@ -355,22 +355,7 @@ def test_http_anonymous_callback_is_refused(world: World) -> None:
 
 
 def _route(client: FlaskClient, pathname: str, search: str) -> str:
-    response = client.post(
-        "/_dash-update-component",
-        json={
-            "output": ".._pages_content.children..._pages_store.data..",
-            "outputs": [
-                {"id": "_pages_content", "property": "children"},
-                {"id": "_pages_store", "property": "data"},
-            ],
-            "inputs": [
-                {"id": "_pages_location", "property": "pathname", "value": pathname},
-                {"id": "_pages_location", "property": "search", "value": search},
-            ],
-            "changedPropIds": ["_pages_location.pathname"],
-            "state": [],
-        },
-    )
+    response = client.post("/_dash-update-component", json=page_request(pathname, search))
     assert response.status_code == 200
     return response.get_data(as_text=True)
 

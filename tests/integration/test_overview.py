@@ -37,7 +37,7 @@ from models.queries.principals import load_account
 from models.settings import Settings
 from models.writes import EventRow, write_events
 
-from .auth_support import PASSWORD, FakeClock
+from .auth_support import PASSWORD, FakeClock, page_request
 
 ACTOR = Actor("system:tests")
 GLOBAL, REGIONAL, STEWARD = "grace@example.com", "elena@example.com", "sam@example.com"
@@ -149,22 +149,6 @@ def tiles_request(period: Any, unit: Any) -> dict[str, Any]:
             {"id": "overview-unit", "property": "value", "value": unit},
         ],
         "changedPropIds": ["overview-unit.value"],
-        "state": [],
-    }
-
-
-def page_request(search: str = "") -> dict[str, Any]:
-    return {
-        "output": ".._pages_content.children..._pages_store.data..",
-        "outputs": [
-            {"id": "_pages_content", "property": "children"},
-            {"id": "_pages_store", "property": "data"},
-        ],
-        "inputs": [
-            {"id": "_pages_location", "property": "pathname", "value": "/"},
-            {"id": "_pages_location", "property": "search", "value": search},
-        ],
-        "changedPropIds": ["_pages_location.pathname"],
         "state": [],
     }
 
@@ -304,14 +288,14 @@ def test_the_scope_selector_offers_only_the_users_own_subtrees(busy: World) -> N
         (GLOBAL, ["group", "amer", "us", "apac", "emea", "de"]),
         (REGIONAL, ["emea", "de"]),
     ):
-        response = busy.client(email).post(UPDATE, json=page_request())
+        response = busy.client(email).post(UPDATE, json=page_request("/"))
         assert response.status_code == 200
         assert scope_options(response.get_json()) == offered  # business units are not offered
     # A unit in the query string is only preselected when it is one of the offered ones.
     client = busy.client(REGIONAL)
-    chosen = client.post(UPDATE, json=page_request("?unit=de&period=30d")).get_json()
+    chosen = client.post(UPDATE, json=page_request("/", "?unit=de&period=30d")).get_json()
     assert scope_select(chosen)["value"] == "de"
-    forged = client.post(UPDATE, json=page_request("?unit=amer&period=30d")).get_json()
+    forged = client.post(UPDATE, json=page_request("/", "?unit=amer&period=30d")).get_json()
     assert scope_select(forged)["value"] == "emea"
 
 
@@ -358,7 +342,7 @@ def test_anonymous_callback_posts_are_refused(busy: World) -> None:
 def test_the_account_page_moved_and_the_overview_is_the_landing_page(busy: World) -> None:
     dependencies = busy.client().get("/_dash-dependencies").get_json()
     assert any(d["output"] == "overview-grid.children" for d in dependencies)
-    layout = busy.client().post(UPDATE, json=page_request())
+    layout = busy.client().post(UPDATE, json=page_request("/"))
     assert "Overview" in text_of(layout.get_json())
 
 
