@@ -16,11 +16,14 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 FUNCTIONS = ("sum", "count", "min", "max", "avg")
 MAX_FORMULA_LENGTH = 500
 MAX_NESTING = 32
 """Bounds that keep parsing cheap and the recursion far from Python's limit."""
+
+S = TypeVar("S")
 
 
 class FormulaError(ValueError):
@@ -306,19 +309,35 @@ def _collect(node: _Node, found: dict[Aggregate, None]) -> None:
         _collect(node.right, found)
 
 
-def _evaluate(node: _Node, values: Mapping[Aggregate, float | None]) -> float | None:
+Reader = Callable[[S], float | None]
+"""Reads one input of a formula (an aggregate) from some state ``S``."""
+
+
+def _compile(node: _Node, read: Callable[[Aggregate], Reader[S]]) -> Reader[S]:
+    """The node as nested closures: the tree is walked once, not once per evaluation."""
     if isinstance(node, _Const):
-        return node.value
+        constant = node.value
+        return lambda _state: constant
     if isinstance(node, _Agg):
-        return values[node.aggregate]
+        return read(node.aggregate)
     if isinstance(node, _Neg):
-        operand = _evaluate(node.operand, values)
-        return None if operand is None else -operand
-    left = _evaluate(node.left, values)
-    right = _evaluate(node.right, values)
-    if left is None or right is None:
-        return None
-    return _BINARY[node.op](left, right)
+        operand = _compile(node.operand, read)
+
+        def negate(state: S) -> float | None:
+            value = operand(state)
+            return None if value is None else -value
+
+        return negate
+    left, right, apply = _compile(node.left, read), _compile(node.right, read), _BINARY[node.op]
+
+    def binary(state: S) -> float | None:
+        a = left(state)
+        if a is None:
+            return None
+        b = right(state)
+        return None if b is None else apply(a, b)
+
+    return binary
 
 
 def _additive(node: _Node) -> bool:
@@ -363,10 +382,26 @@ class Formula:
         Raises:
             KeyError: ``values`` lacks one of :attr:`aggregates`.
         """
-        result = _evaluate(self._root, values)
-        if result is None or not math.isfinite(result):
-            return None
-        return result
+        return self.bind(_item_reader)(values)
+
+    def bind(self, read: Callable[[Aggregate], Reader[S]]) -> Reader[S]:
+        """The formula as a function of some state, each aggregate read by ``read(aggregate)``.
+
+        For evaluating the same formula many times (a series of hundreds of buckets): the
+        inputs are resolved once here, and no mapping of inputs is built per evaluation. The
+        function answers exactly what :meth:`evaluate` would for the same inputs.
+        """
+        compiled = _compile(self._root, read)
+
+        def value(state: S) -> float | None:
+            result = compiled(state)
+            return result if result is not None and math.isfinite(result) else None
+
+        return value
+
+
+def _item_reader(aggregate: Aggregate) -> Reader[Mapping[Aggregate, float | None]]:
+    return lambda values: values[aggregate]
 
 
 def parse_formula(text: str, known_metrics: Collection[str] | None = None) -> Formula:

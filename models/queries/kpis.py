@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 
 from sqlalchemy import Connection, RowMapping, text
 
 from models.enums import Direction, Granularity, OrgLevel
 from models.facts import BUCKET_WIDTH
-from models.formulas import Formula, FormulaError, parse_formula
+from models.formulas import Aggregate, Formula, FormulaError, parse_formula
 from models.permissions import Permission, Principal
 from models.queries.common import DEFAULT_LIMITS, Period, QueryLimits, QueryTooLarge, floor_to
 from models.queries.rollups import (
@@ -18,7 +19,6 @@ from models.queries.rollups import (
     MetricStats,
     ReadPiece,
     StatsKey,
-    aggregate_values,
     fetch_stats,
     plan_reads,
 )
@@ -180,8 +180,20 @@ def _all_metric_ids(kpis: Sequence[KpiDefinition]) -> list[int]:
     return sorted({metric_id for kpi in kpis for metric_id in kpi.metric_ids.values()})
 
 
+def _bound_formula(kpi: KpiDefinition) -> Callable[[Mapping[int, MetricStats]], float | None]:
+    """The KPI's formula as a function of its metrics' stats (absent metrics had no rows)."""
+    return kpi.formula.bind(partial(_stats_reader, kpi.metric_ids))
+
+
 def _evaluate(kpi: KpiDefinition, stats: Mapping[int, MetricStats]) -> float | None:
-    return kpi.formula.evaluate(aggregate_values(kpi.formula.aggregates, kpi.metric_ids, stats))
+    return _bound_formula(kpi)(stats)
+
+
+def _stats_reader(
+    metric_ids: Mapping[str, int], aggregate: Aggregate
+) -> Callable[[Mapping[int, MetricStats]], float | None]:
+    metric_id, func = metric_ids[aggregate.metric_key], aggregate.func
+    return lambda stats: stats.get(metric_id, NO_ROWS).value(func)
 
 
 def _series_points(
@@ -190,21 +202,15 @@ def _series_points(
     granularity: Granularity,
     found: Mapping[StatsKey, Mapping[int, MetricStats]],
 ) -> tuple[SeriesPoint, ...]:
-    # A series has hundreds of buckets: resolve the formula's inputs once, and compute the
-    # value of an empty bucket once, rather than per bucket.
-    inputs = [(a, kpi.metric_ids[a.metric_key], a.func) for a in kpi.formula.aggregates]
-    evaluate = kpi.formula.evaluate
-    empty = _evaluate(kpi, {})
+    # A series has hundreds of buckets: the formula is bound to its inputs once (each reads
+    # its metric's stats of a bucket), and the value of an empty bucket is computed once.
+    compute = _bound_formula(kpi)
+    empty = compute({})
     width = BUCKET_WIDTH[granularity]
     points = []
     for bucket in series_buckets(period, granularity):
         stats = found.get((0, bucket))
-        value = (
-            evaluate({a: stats.get(mid, NO_ROWS).value(func) for a, mid, func in inputs})
-            if stats
-            else empty
-        )
-        points.append(SeriesPoint(bucket, bucket + width, value))
+        points.append(SeriesPoint(bucket, bucket + width, compute(stats) if stats else empty))
     # Only the edge buckets of an unaligned period are partial.
     if points:
         points[0] = replace(points[0], start=max(points[0].start, period.start))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -11,7 +11,6 @@ from sqlalchemy import Connection, text
 
 from models.enums import Granularity
 from models.facts import BUCKET_WIDTH, ROLLUPS
-from models.formulas import Aggregate
 from models.queries.common import IN_SCOPE, Period, ceil_to, floor_to, scope_params
 
 _COARSEST_FIRST = (Granularity.DAY, Granularity.HOUR, Granularity.MINUTE)
@@ -84,15 +83,6 @@ class MetricStats(NamedTuple):
 
 
 NO_ROWS = MetricStats(0.0, None, None, None)
-
-
-def aggregate_values(
-    aggregates: Sequence[Aggregate],
-    metric_ids: Mapping[str, int],
-    stats: Mapping[int, MetricStats],
-) -> dict[Aggregate, float | None]:
-    """The inputs of a formula, from the stats of the metrics it reads."""
-    return {a: stats.get(metric_ids[a.metric_key], NO_ROWS).value(a.func) for a in aggregates}
 
 
 _SUBTREE_UNITS = (

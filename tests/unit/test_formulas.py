@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -170,3 +172,22 @@ def test_any_text_parses_or_raises_formula_error(text: str) -> None:
     else:
         result = formula.evaluate(dict.fromkeys(formula.aggregates, 1.0))
         assert result is None or isinstance(result, float)
+
+
+def test_a_bound_formula_reads_its_inputs_from_any_state() -> None:
+    # A series binds the formula once and evaluates it per bucket from that bucket's stats.
+    formula = parse_formula("-(sum(orders.amount) / count(orders)) * 2 + 1", KNOWN)
+    reads: list[Aggregate] = []
+
+    def reader(aggregate: Aggregate) -> Callable[[dict[str, float | None]], float | None]:
+        reads.append(aggregate)
+        return lambda state: state[aggregate.metric_key]
+
+    compute = formula.bind(reader)
+
+    assert reads == [REVENUE, ORDERS]  # each input resolved once, when bound
+    assert compute({"orders.amount": 250.0, "orders": 5.0}) == -99.0
+    assert compute({"orders.amount": 250.0, "orders": 0.0}) is None  # division by zero
+    assert compute({"orders.amount": None, "orders": 5.0}) is None
+    assert compute({"orders.amount": 1e308, "orders": 1e-308}) is None  # not finite
+    assert reads == [REVENUE, ORDERS]
