@@ -63,6 +63,27 @@ SCHEDULE: tuple[Periodic, ...] = (
         why="record schema drift of the last window (fields outside the contract)",
     ),
     Periodic(
+        "quality-checks",
+        "ingest.quality.jobs.run_checks",
+        every_s=60,
+        timeout_s=120,
+        why="run the data-quality checks on every source; open, update and recover incidents",
+    ),
+    Periodic(
+        "escalate-incidents",
+        "ingest.quality.jobs.escalate_incidents",
+        every_s=60,
+        timeout_s=60,
+        why="escalate unacknowledged incidents whose severity's delay has passed",
+    ),
+    Periodic(
+        "prune-quality-results",
+        "ingest.quality.jobs.prune_results",
+        every_s=3600,
+        timeout_s=600,
+        why="delete data-quality check results past NORTHSTAR_DQ_RESULTS_RETENTION_DAYS",
+    ),
+    Periodic(
         "maintain",
         "ingest.jobs.maintain",
         every_s=3600,

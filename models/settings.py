@@ -8,7 +8,8 @@ from enum import StrEnum
 from functools import lru_cache
 from typing import Annotated
 
-from pydantic import Field, ValidationError, model_validator
+from limits import parse_many
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -88,6 +89,16 @@ class Settings(BaseSettings):
         default=35, validation_alias="NORTHSTAR_ROLLUP_1M_RETENTION_DAYS"
     )
     db_pool_size: PositiveInt = Field(default=5, validation_alias="NORTHSTAR_DB_POOL_SIZE")
+    db_max_concurrent_queries: PositiveInt | None = Field(
+        default=None, validation_alias="NORTHSTAR_DB_MAX_CONCURRENT_QUERIES"
+    )
+    """Page reads running at once across all web processes; unset: twice NORTHSTAR_DB_POOL_SIZE."""
+    db_query_wait_s: float = Field(default=2.0, ge=0, validation_alias="NORTHSTAR_DB_QUERY_WAIT_S")
+    """How long a page read waits for a free slot before the user is told the data is busy."""
+    db_query_lease_s: float = Field(
+        default=30.0, gt=0, validation_alias="NORTHSTAR_DB_QUERY_LEASE_S"
+    )
+    """A slot not given back within this long (a crashed process) is free again."""
 
     # Ingest: the HTTP edge, the Redis Streams between it and the workers, and the drain jobs.
     ingest_max_bytes: PositiveInt = Field(
@@ -138,10 +149,88 @@ class Settings(BaseSettings):
     login_failure_window_s: PositiveInt = Field(
         default=15 * 60, validation_alias="NORTHSTAR_LOGIN_FAILURE_WINDOW_S"
     )
+    rate_limit: str = Field(default="60/30 seconds", validation_alias="NORTHSTAR_RATE_LIMIT")
+    """Requests per signed-in user, in Flask-Limiter syntax (docs/security.md)."""
+    rate_limit_enabled: bool = Field(default=True, validation_alias="NORTHSTAR_RATE_LIMIT_ENABLED")
+    """False turns per-user throttling off (tests that post many callbacks as one user)."""
     trusted_proxies: int = Field(default=0, ge=0, validation_alias="NORTHSTAR_TRUSTED_PROXIES")
     """Reverse proxies in front of the web process whose X-Forwarded-For/-Proto are believed."""
     metrics_token: str | None = Field(default=None, validation_alias="NORTHSTAR_METRICS_TOKEN")
     """Bearer token for ``/metrics`` from other hosts; loopback scrapes need none."""
+
+    # Dashboard answer cache and live refresh (dashboard/cache/, docs/dashboard.md).
+    cache_ttl_s: int = Field(default=300, ge=0, validation_alias="NORTHSTAR_CACHE_TTL_S")
+    """How long a cached query answer is kept in Redis; 0 turns the answer cache off."""
+    cache_redis_url: str | None = Field(default=None, validation_alias="NORTHSTAR_CACHE_REDIS_URL")
+    """Redis for cached answers (e.g. one with an LRU eviction policy); default REDIS_URL."""
+    cache_timeout_ms: PositiveInt = Field(
+        default=250, validation_alias="NORTHSTAR_CACHE_TIMEOUT_MS"
+    )
+    """Socket timeout of the cache's Redis calls: past it the answer is computed instead."""
+    live_poll_ms: int = Field(default=5000, ge=0, validation_alias="NORTHSTAR_LIVE_POLL_MS")
+    """How often open pages check the data versions for new data; 0 turns live refresh off."""
+
+    # Data-quality checks, incidents and escalation (ingest/quality, docs/quality.md).
+    dq_settle_s: int = Field(default=120, ge=0, validation_alias="NORTHSTAR_DQ_SETTLE_S")
+    """How long after a 15-minute window closes it is judged (late events still arrive)."""
+    dq_history_weeks: int = Field(
+        default=4, ge=1, le=5, validation_alias="NORTHSTAR_DQ_HISTORY_WEEKS"
+    )
+    """Previous weeks whose same window gives the expected volume and the anomaly baseline."""
+    dq_min_history_weeks: int = Field(
+        default=3, ge=1, validation_alias="NORTHSTAR_DQ_MIN_HISTORY_WEEKS"
+    )
+    """Weeks with data needed before a volume is learned (fewer: the check is skipped)."""
+    dq_completeness_max_drop: float = Field(
+        default=0.05, gt=0, lt=1, validation_alias="NORTHSTAR_DQ_COMPLETENESS_MAX_DROP"
+    )
+    dq_completeness_noise_z: float = Field(
+        default=3.0, ge=0, validation_alias="NORTHSTAR_DQ_COMPLETENESS_NOISE_Z"
+    )
+    """Against a learned volume a drop must also exceed this many robust standard deviations
+    (MAD) of the previous weeks: ordinary variation of a varying source is no incident."""
+    dq_anomaly_warning_z: float = Field(
+        default=3.5, gt=0, validation_alias="NORTHSTAR_DQ_ANOMALY_WARNING_Z"
+    )
+    dq_anomaly_failing_z: float = Field(
+        default=5.0, gt=0, validation_alias="NORTHSTAR_DQ_ANOMALY_FAILING_Z"
+    )
+    dq_validity_warning_share: float = Field(
+        default=0.02, gt=0, le=1, validation_alias="NORTHSTAR_DQ_VALIDITY_WARNING_SHARE"
+    )
+    dq_validity_failing_share: float = Field(
+        default=0.10, gt=0, le=1, validation_alias="NORTHSTAR_DQ_VALIDITY_FAILING_SHARE"
+    )
+    dq_integrity_failing_share: float = Field(
+        default=0.01, gt=0, le=1, validation_alias="NORTHSTAR_DQ_INTEGRITY_FAILING_SHARE"
+    )
+    dq_reconcile_lookback_s: PositiveInt = Field(
+        default=86_400, validation_alias="NORTHSTAR_DQ_RECONCILE_LOOKBACK_S"
+    )
+    """How far back reconciliation starts, and the most it ever falls behind."""
+    dq_escalation_critical_s: PositiveInt = Field(
+        default=15 * 60, validation_alias="NORTHSTAR_DQ_ESCALATION_CRITICAL_S"
+    )
+    """An unacknowledged critical incident goes up one level after this long."""
+    dq_escalation_warning_s: PositiveInt = Field(
+        default=60 * 60, validation_alias="NORTHSTAR_DQ_ESCALATION_WARNING_S"
+    )
+    dq_auto_resolve: bool = Field(default=False, validation_alias="NORTHSTAR_DQ_AUTO_RESOLVE")
+    """True: an incident whose check passes again is resolved without a steward's confirmation."""
+    dq_results_retention_days: PositiveInt = Field(
+        default=90, validation_alias="NORTHSTAR_DQ_RESULTS_RETENTION_DAYS"
+    )
+
+    @field_validator("rate_limit")
+    @classmethod
+    def _rate_limit_parses(cls, value: str) -> str:
+        try:
+            items = parse_many(value)
+        except ValueError:
+            items = []
+        if not items or any(item.amount < 1 for item in items):
+            raise ValueError(f"{value!r} is not a rate limit such as '60/30 seconds'")
+        return value
 
     @model_validator(mode="after")
     def _production_needs_a_strong_secret(self) -> Settings:
@@ -152,6 +241,11 @@ class Settings(BaseSettings):
             if self.demo_mode:
                 raise ValueError("NORTHSTAR_DEMO must not be set in production")
         return self
+
+    @property
+    def db_query_cap(self) -> int:
+        """How many page reads may run at once across all web processes."""
+        return self.db_max_concurrent_queries or 2 * self.db_pool_size
 
     @property
     def sqlalchemy_url(self) -> str:

@@ -1,11 +1,12 @@
-"""Lineage of a KPI: its owner and steward, and the sources (with their metrics) that feed it."""
+"""Lineage: a KPI's owner, steward and sources upstream; a source's metrics and KPIs downstream."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, RowMapping, text
 
 from models.enums import RefreshMode
 from models.permissions import Permission, Principal
@@ -114,4 +115,118 @@ def kpi_lineage(
         owner_unit=owner["owner_unit"] if owner else "",
         steward=owner["steward"] if owner else None,
         sources=sources,
+    )
+
+
+# --- the other direction: from a source to the metrics and KPIs it feeds --------------------
+
+
+@dataclass(frozen=True, slots=True)
+class KpiRef:
+    id: int
+    key: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class MetricImpact:
+    """A metric of a source and the KPIs whose formulas read it."""
+
+    id: int
+    key: str
+    name: str
+    measure: str | None
+    kpis: tuple[KpiRef, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SourceImpact:
+    """Lineage downstream of a source: its metrics, and through them the KPIs it feeds."""
+
+    id: int
+    key: str
+    name: str
+    metrics: tuple[MetricImpact, ...]
+
+    @property
+    def kpis(self) -> tuple[KpiRef, ...]:
+        """Every KPI the source feeds, once each, by key."""
+        found = {k.key: k for m in self.metrics for k in m.kpis}
+        return tuple(found[key] for key in sorted(found))
+
+
+_KPIS_BY_SOURCE = text(
+    "SELECT DISTINCT m.source_id, k.id, k.key, k.name FROM kpi_metrics km "
+    "JOIN metrics m ON m.id = km.metric_id JOIN kpis k ON k.id = km.kpi_id "
+    "WHERE m.source_id = ANY(:source_ids) ORDER BY m.source_id, k.key LIMIT :limit"
+)
+
+
+def kpis_by_source(
+    connection: Connection, source_ids: Collection[int], *, limit: int = 10_000
+) -> dict[int, tuple[KpiRef, ...]]:
+    """The KPIs each source feeds (KPI ← metrics ← source), by KPI key; absent: none."""
+    if not source_ids:
+        return {}
+    found: dict[int, list[KpiRef]] = {}
+    rows = connection.execute(_KPIS_BY_SOURCE, {"source_ids": sorted(source_ids), "limit": limit})
+    for source_id, kpi_id, key, name in rows:
+        found.setdefault(source_id, []).append(KpiRef(kpi_id, key, name))
+    return {source_id: tuple(kpis) for source_id, kpis in found.items()}
+
+
+_SOURCES_BY_KPI = text(
+    "SELECT k.key, ARRAY(SELECT DISTINCT m.source_id FROM kpi_metrics km "
+    "  JOIN metrics m ON m.id = km.metric_id WHERE km.kpi_id = k.id) "
+    "FROM kpis k WHERE (CAST(:keys AS text[]) IS NULL OR k.key = ANY(CAST(:keys AS text[]))) "
+    "ORDER BY k.key LIMIT :limit"
+)
+
+
+def sources_by_kpi(
+    connection: Connection, kpi_keys: Collection[str] | None = None, *, limit: int = 10_000
+) -> dict[str, frozenset[int]]:
+    """The sources behind each KPI (``kpi_keys`` None: every KPI), from ``kpi_metrics``."""
+    keys = None if kpi_keys is None else sorted(kpi_keys)
+    rows = connection.execute(_SOURCES_BY_KPI, {"keys": keys, "limit": limit})
+    return {key: frozenset(ids) for key, ids in rows}
+
+
+_IMPACT = text(
+    "SELECT s.id AS source_id, s.key AS source_key, s.name AS source_name, "
+    "  m.id, m.key, m.name, m.measure, k.id AS kpi_id, k.key AS kpi_key, k.name AS kpi_name "
+    "FROM sources s LEFT JOIN metrics m ON m.source_id = s.id "
+    "LEFT JOIN kpi_metrics km ON km.metric_id = m.id LEFT JOIN kpis k ON k.id = km.kpi_id "
+    "WHERE s.id = :source_id ORDER BY m.key, k.key LIMIT :limit"
+)
+
+
+def source_impact(
+    connection: Connection, principal: Principal, source_id: int, *, limit: int = 10_000
+) -> SourceImpact | None:
+    """A source's metrics and the KPIs reading each (None: no such source).
+
+    Raises:
+        AccessDenied: missing ``kpi:view``.
+    """
+    principal.require(Permission.KPI_VIEW)
+    rows = connection.execute(_IMPACT, {"source_id": source_id, "limit": limit}).mappings().all()
+    if not rows:
+        return None
+    metrics: dict[int, tuple[RowMapping, list[KpiRef]]] = {}
+    for row in rows:
+        if row["id"] is None:
+            continue
+        _, kpis = metrics.setdefault(row["id"], (row, []))
+        if row["kpi_id"] is not None:
+            kpis.append(KpiRef(row["kpi_id"], row["kpi_key"], row["kpi_name"]))
+    first = rows[0]
+    return SourceImpact(
+        id=first["source_id"],
+        key=first["source_key"],
+        name=first["source_name"],
+        metrics=tuple(
+            MetricImpact(row["id"], row["key"], row["name"], row["measure"], tuple(kpis))
+            for row, kpis in metrics.values()
+        ),
     )

@@ -1,8 +1,12 @@
-"""The interim data-quality badge: per source freshness against its SLA and the rejected share.
+"""Data-quality badges: a source's verdict from its latest check results, a KPI's from its sources.
 
-Until the data-quality checks land (DESIGN §8), a source is graded from two facts read here:
-the age of its newest event against ``sources.freshness_sla_s``, and the share of its records
-quarantined in the last hour. A KPI's badge is the worst badge of the sources it reads.
+A source's badge is the worst of its checks' latest results (``dq_results``, written by the
+check cycle every minute), with freshness always judged live from its newest event against
+``sources.freshness_sla_s`` (exact to the second rather than to the last cycle). Results older
+than :data:`CHECKS_STALE_AFTER` add a warning that the checks are not running. A source with
+no results at all (the checks never ran) is graded from the two facts read here: freshness
+and the share of its records quarantined in the last hour. A KPI's badge is the worst badge
+of the sources it reads (KPI <- metrics <- sources).
 """
 
 from __future__ import annotations
@@ -11,14 +15,20 @@ import datetime as dt
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from enum import IntEnum
+from typing import Any
 
 from sqlalchemy import Connection, text
+
+from models.quality.tables import CheckKey, DqState
+from models.quality.windows import duration_text
 
 REJECTED_WINDOW = dt.timedelta(hours=1)
 REJECTED_WARNING_SHARE = 0.02
 """Rejected share (of stored + quarantined records in the window) that makes a warning."""
 REJECTED_FAILING_SHARE = 0.10
 """Rejected share that makes a source failing."""
+CHECKS_STALE_AFTER = dt.timedelta(minutes=10)
+"""A source whose newest check result is older than this says the checks are not running."""
 
 
 class QualityLevel(IntEnum):
@@ -32,6 +42,28 @@ class QualityLevel(IntEnum):
     def label(self) -> str:
         return self.name.lower()
 
+    @classmethod
+    def of(cls, state: DqState) -> QualityLevel:
+        return _LEVELS[state]
+
+
+_LEVELS = {
+    DqState.OK: QualityLevel.OK,
+    DqState.WARNING: QualityLevel.WARNING,
+    DqState.FAILING: QualityLevel.FAILING,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class CheckStatus:
+    """A check's latest result on a source."""
+
+    check: CheckKey
+    state: DqState
+    summary: str
+    at: dt.datetime
+    """When it was evaluated."""
+
 
 @dataclass(frozen=True, slots=True)
 class SourceFacts:
@@ -43,6 +75,8 @@ class SourceFacts:
     newest_event: dt.datetime | None
     stored_last_hour: int
     rejected_last_hour: int
+    checks: tuple[CheckStatus, ...] = ()
+    """The latest result of each enabled check (empty: the checks never ran on it)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,19 +108,37 @@ SELECT s.id, s.name, s.freshness_sla_s,
     WHERE r.metric_id = m.id AND r.bucket >= :since) AS stored,
   (SELECT count(*) FROM quarantine q
     WHERE q.source_id = s.id AND q.status IN ('open', 'replayed', 'discarded')
-      AND q.received_at >= :since) AS rejected
+      AND q.received_at >= :since) AS rejected,
+  (SELECT coalesce(jsonb_agg(jsonb_build_array(c.key, r.state, r.summary, r.at)
+                             ORDER BY c.key), '[]')
+    FROM dq_checks c
+    CROSS JOIN LATERAL (
+      SELECT r.state, r.summary, r.at FROM dq_results r
+      WHERE r.source_id = s.id AND r.check_id = c.id
+      ORDER BY r.at DESC, r.id DESC LIMIT 1) r
+    WHERE c.enabled) AS checks
 FROM sources s
 LEFT JOIN metrics m ON m.source_id = s.id AND m.measure IS NULL
 WHERE s.id = ANY(:ids)
 ORDER BY s.id
 LIMIT :limit
 """
+_KNOWN_CHECKS = frozenset(k.value for k in CheckKey)
+
+
+def _statuses(rows: Any) -> tuple[CheckStatus, ...]:
+    return tuple(
+        CheckStatus(CheckKey(key), DqState(state), summary, dt.datetime.fromisoformat(at))
+        for key, state, summary, at in rows
+        if key in _KNOWN_CHECKS
+    )
 
 
 def source_facts(
     connection: Connection, source_ids: Collection[int], *, now: dt.datetime
 ) -> dict[int, SourceFacts]:
-    """Freshness and rejection facts of each source in ``source_ids`` (unknown ids are absent).
+    """Freshness, rejection and latest check results of each source in ``source_ids``
+    (unknown ids are absent), in one query.
 
     The facts are about the source as a whole, not a unit: they say whether the pipeline
     delivers, and show no business value, so they are not filtered by scope.
@@ -105,19 +157,13 @@ def source_facts(
             newest_event=row.newest,
             stored_last_hour=int(row.stored),
             rejected_last_hour=int(row.rejected),
+            checks=_statuses(row.checks),
         )
         for row in rows
     }
 
 
-def _age_text(seconds: float) -> str:
-    if seconds < 120:
-        return f"{seconds:.0f} s"
-    if seconds < 7200:
-        return f"{seconds / 60:.0f} min"
-    if seconds < 172_800:
-        return f"{seconds / 3600:.0f} h"
-    return f"{seconds / 86_400:.0f} days"
+_age_text = duration_text
 
 
 def _freshness(facts: SourceFacts, now: dt.datetime) -> Badge:
@@ -156,9 +202,29 @@ def worst(badges: Iterable[Badge]) -> Badge:
     return Badge(level, reasons)
 
 
+def _stored(facts: SourceFacts, now: dt.datetime) -> list[Badge]:
+    badges = [
+        Badge(QualityLevel.of(c.state), (f"{facts.name}: {c.summary}",))
+        for c in facts.checks
+        # Freshness is judged live instead, from the newest event.
+        if c.state is not DqState.OK and c.check is not CheckKey.FRESHNESS
+    ]
+    last_run = max(c.at for c in facts.checks)
+    if now - last_run > CHECKS_STALE_AFTER:
+        reason = (
+            f"{facts.name}: data-quality checks have not run for "
+            f"{_age_text((now - last_run).total_seconds())}"
+        )
+        badges.append(Badge(QualityLevel.WARNING, (reason,)))
+    return badges
+
+
 def grade_source(facts: SourceFacts, now: dt.datetime) -> Badge:
-    """The badge of one source: failing when stale, warning/failing on a high rejected share."""
-    return worst([_freshness(facts, now), _rejected(facts)])
+    """The badge of one source: live freshness and its checks' latest results (before the
+    checks ever ran: freshness and the rejected share of the last hour)."""
+    if not facts.checks:
+        return worst([_freshness(facts, now), _rejected(facts)])
+    return worst([_freshness(facts, now), *_stored(facts, now)])
 
 
 def kpi_badge(
@@ -172,3 +238,23 @@ def kpi_badge(
         for s in sorted(source_ids)
     ]
     return worst(badges)
+
+
+def source_badges(
+    connection: Connection, source_ids: Collection[int], now: dt.datetime
+) -> dict[int, Badge]:
+    """The badge of each source in ``source_ids`` (unknown ids are absent), in one query."""
+    return {
+        source_id: grade_source(facts, now)
+        for source_id, facts in source_facts(connection, source_ids, now=now).items()
+    }
+
+
+def kpi_badges(
+    connection: Connection, kpi_sources: Mapping[str, Collection[int]], now: dt.datetime
+) -> dict[str, Badge]:
+    """The badge of each KPI, given the sources behind it (``KpiDefinition.source_ids``, or
+    ``models.queries.lineage.sources_by_kpi``): one query for all of them."""
+    wanted = {s for ids in kpi_sources.values() for s in ids}
+    facts = source_facts(connection, wanted, now=now)
+    return {key: kpi_badge(ids, facts, now) for key, ids in kpi_sources.items()}

@@ -13,6 +13,9 @@ DOCUMENTED_EVERY_S = {
     "sweep": 5,
     "pull-due-sources": 60,
     "evaluate-drift": 60,
+    "quality-checks": 60,
+    "escalate-incidents": 60,
+    "prune-quality-results": 3600,
     "maintain": 3600,
 }
 
