@@ -47,7 +47,7 @@ $(BIN)/ruff format --check .
 $(BIN)/mypy
 endef
 
-.PHONY: help venv services stop-services demo test lint format bench bench-ingest clean
+.PHONY: help venv services stop-services demo test lint format bench bench-ingest bench-dashboard clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -82,6 +82,8 @@ demo: venv ## Migrate, seed and back-fill "northstar", then run web, worker, cro
 
 test: venv ## Lint, type-check and run pytest against a fresh northstar_test (PYTEST_ARGS=...)
 	@$(call use-db,northstar_test,--fresh)
+	# Debian's chromium and chromium-driver for the browser tests (tests/e2e), installed if missing.
+	scripts/ensure-browser.sh
 	REDIS_URL=$$(scripts/url-with-db.sh "$$REDIS_URL" 15)
 	export REDIS_URL NORTHSTAR_ENV=test
 	set -x
@@ -109,6 +111,14 @@ bench-ingest: venv ## Run bench/ingest.py (BENCH_ARGS, default --quick) on a fre
 	export REDIS_URL
 	set -x
 	$(BIN)/python bench/ingest.py $(BENCH_ARGS)
+
+bench-dashboard: venv ## Run bench/dashboard.py (BENCH_ARGS, default --quick) on a fresh northstar_dbench
+	@$(call use-db,northstar_dbench,--fresh)
+	# Redis db 5, flushed by the bench; it starts and stops its own web and worker processes.
+	REDIS_URL=$$(scripts/url-with-db.sh "$$REDIS_URL" 5)
+	export REDIS_URL
+	set -x
+	$(BIN)/python bench/dashboard.py $(BENCH_ARGS)
 
 clean: ## Stop private services, then remove .venv and .data
 	@scripts/stop-services.sh --purge

@@ -10,6 +10,7 @@ import dash
 from flask import Flask
 
 from dashboard import assets, auth, layout, security
+from dashboard.auth import ratelimit
 from dashboard.auth.access_log import AccessSink
 from dashboard.auth.policy import SERVICES_KEY
 from dashboard.auth.sessions import SYSTEM_CLOCK, Clock
@@ -46,6 +47,8 @@ def create_app(
     # Before Dash's own hooks: refused requests do no work, and every response is hardened.
     security.init_app(server, settings, lambda: dash_app.csp_hashes())
     auth.init_app(server, services, clock=clock, access_sink=access_sink)
+    # After the sign-in guard: budgets are per signed-in user, anonymous requests never count.
+    ratelimit.init_app(server, settings)
     api.init_app(server, services)
     observability.init_app(server, services)
     assets.init_app(server)

@@ -37,7 +37,7 @@ from dashboard.auth.policy import (
     SignedInUser,
     current_principal,
     current_services,
-    read_connection,
+    session_connection,
 )
 from dashboard.auth.templates import LOGIN_PAGE
 from dashboard.auth.throttle import LoginThrottle
@@ -96,7 +96,7 @@ def load_user(user_id: str) -> SignedInUser | None:
         uid = int(user_id)
     except (TypeError, ValueError):
         return None
-    with read_connection() as connection:
+    with session_connection() as connection:
         account = load_account(connection, uid)
     if account is None:
         session.clear()
@@ -174,7 +174,7 @@ def _check_credentials(email: str, password: str, state: AuthState) -> Account |
         now = dt.datetime.fromtimestamp(state.clock(), dt.UTC)
         db.execute(update(User).where(User.id == user.id).values(last_login_at=now))
         user_id = user.id
-    with read_connection() as connection:
+    with session_connection() as connection:
         return load_account(connection, user_id)
 
 

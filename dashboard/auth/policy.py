@@ -6,27 +6,33 @@ Page authors use four things (docs/security.md has examples):
 - :func:`authorize_unit` to turn a unit id or key from the browser into a unit in scope;
 - :func:`guarded_callback` on every callback that returns data: it re-checks the signed-in user
   on each call, turns refusals and bad input into a clean message, and writes ``access_log``;
-- :func:`read_connection` for a bounded read-only transaction of the query layer.
+- :func:`read_connection` for a bounded read-only transaction of the query layer; it holds one
+  of the database cap's slots while it is open (:mod:`dashboard.auth.dbcap`).
+
+Each guarded call also spends the signed-in user's request budget (``dashboard.auth.ratelimit``,
+registered under :data:`BUDGET_KEY`); over budget it answers the "too many requests" message.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
+import math
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any, Concatenate, ParamSpec, TypeVar, cast
 
 import msgspec
 import pydantic
 from dash import html
-from flask import current_app, g, has_request_context, request
+from flask import Response, after_this_request, current_app, g, has_request_context, request
 from flask_login import UserMixin, current_user  # type: ignore[import-untyped]
 from sqlalchemy import Connection
 
 from dashboard.auth.access_log import AccessEntry, AccessSink
+from dashboard.auth.dbcap import DatabaseBusy, Lease, QuerySlots
 from ingest.runtime import Services
 from models.enums import Outcome
 from models.permissions import AccessDenied, Permission, Principal
@@ -40,8 +46,11 @@ R = TypeVar("R")
 
 SERVICES_KEY = "northstar"
 ACCESS_SINK_KEY = "northstar.access_sink"
+BUDGET_KEY = "northstar.request_budget"
+QUERY_SLOTS_KEY = "northstar.query_slots"
 SIGN_IN_REQUIRED = "sign in required"
 UNLOGGED = "The answer could not be logged, so it is withheld; the error was logged."
+BUSY = "The database is busy: please try again in a few seconds."
 MAX_KEY_LENGTH = 100
 _MAX_ID = 2**31 - 1
 
@@ -66,6 +75,11 @@ class Throttled(Exception):
     def __init__(self, retry_after_s: float) -> None:
         super().__init__(f"too many requests; retry after {retry_after_s:.0f} s")
         self.retry_after_s = retry_after_s
+
+
+ChargeRequest = Callable[[int], int | None]
+"""Spends one unit of a user's request budget, at most once per request: the seconds to wait
+when the budget is used up, None otherwise (``dashboard.auth.ratelimit``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,10 +109,33 @@ def current_services() -> Services:
 
 @contextmanager
 def read_connection() -> Iterator[Connection]:
-    """A read-only transaction bounded by the statement timeout (models.queries.common)."""
+    """A read-only transaction bounded by the statement timeout (models.queries.common).
+
+    It holds a slot of the database cap while open; take one at a time, never nested.
+
+    Raises:
+        DatabaseBusy: no slot came free within NORTHSTAR_DB_QUERY_WAIT_S.
+    """
+    services = current_services()
+    with _query_slot(), common.read_connection(services.engine, services.settings) as connection:
+        yield connection
+
+
+@contextmanager
+def session_connection() -> Iterator[Connection]:
+    """:func:`read_connection` outside the database cap, for the per-request session check only.
+
+    That check is one primary-key read every request makes; capping it would turn a busy
+    database into bare 503s before the page could say so.
+    """
     services = current_services()
     with common.read_connection(services.engine, services.settings) as connection:
         yield connection
+
+
+def _query_slot() -> AbstractContextManager[Lease | None]:
+    slots: QuerySlots | None = current_app.extensions.get(QUERY_SLOTS_KEY)
+    return nullcontext() if slots is None else slots.slot()
 
 
 def current_principal() -> Principal:
@@ -150,12 +187,14 @@ def guarded_callback(
     page: str,
     permission: Permission | None = Permission.KPI_VIEW,
     on_error: Callable[[UserFacingError], R] | None = None,
+    logs_ok: bool = True,
 ) -> Callable[[Callable[Concatenate[CallContext, P], R]], Callable[P, R]]:
     """Wrap a data callback: ``fn(call, *inputs)`` becomes the callback ``wrapper(*inputs)``.
 
     On every call the signed-in user is re-read and re-checked (signed in, active, holds
-    ``permission``). AccessDenied, bad input (ValueError, pydantic or msgspec validation
-    errors) and :class:`Throttled` become ``on_error(UserFacingError)`` (default
+    ``permission``) and spends one unit of the user's request budget. AccessDenied, bad input
+    (ValueError, pydantic or msgspec validation errors), :class:`Throttled` and
+    :class:`DatabaseBusy` become ``on_error(UserFacingError)`` (default
     :func:`error_view`; give one that matches your outputs for multi-output callbacks); any other
     exception is logged with its trace server-side and shown as a generic message. Every call
     writes one ``access_log`` entry with ``call.rows`` and the outcome.
@@ -163,6 +202,9 @@ def guarded_callback(
     Args:
         page: the page's name for the log (e.g. ``"overview"``).
         permission: what the callback needs beyond being signed in; None for nothing more.
+        logs_ok: False only for a callback that returns no business data (the live refresh
+            poll, docs/security.md): its successful calls are not written to ``access_log``;
+            its refusals and errors still are, and it still spends the request budget.
     """
     show = cast(Callable[[UserFacingError], R], on_error or error_view)
 
@@ -176,14 +218,17 @@ def guarded_callback(
             try:
                 principal = current_principal()
                 call = CallContext(principal=principal, page=page, action=action)
+                _spend_budget(principal)
                 if permission is not None:
                     principal.require(permission)
                 result = fn(call, *args, **kwargs)
             except Exception as exc:
                 error = _user_facing(exc, page, action)
                 _record(call, page, action, error.outcome, started, error.message)
+                if isinstance(exc, Throttled | DatabaseBusy):
+                    _send_retry_after(exc.retry_after_s)
                 return show(error)
-            if not _record(call, page, action, Outcome.OK, started, None):
+            if logs_ok and not _record(call, page, action, Outcome.OK, started, None):
                 # Every data read is logged (DESIGN §6): no log line, no data.
                 return show(UserFacingError(UNLOGGED, Outcome.ERROR))
             return result
@@ -193,14 +238,54 @@ def guarded_callback(
     return decorate
 
 
+def _spend_budget(principal: Principal) -> None:
+    charge: ChargeRequest | None = current_app.extensions.get(BUDGET_KEY)
+    if charge is None or principal.user_id is None:
+        return
+    wait_s = charge(principal.user_id)
+    if wait_s is not None:
+        raise Throttled(wait_s)
+
+
+def _send_retry_after(seconds: float) -> None:
+    """Dash can only render a 200 answer: the refusal's Retry-After rides on it."""
+    if not has_request_context():
+        return
+    value = str(max(1, math.ceil(seconds)))
+
+    def add_header(response: Response) -> Response:
+        response.headers["Retry-After"] = value
+        return response
+
+    after_this_request(add_header)
+
+
+def throttled_message(retry_after_s: float) -> str:
+    """What a user over their request budget is told, in the UI and in a 429's body."""
+    return f"Too many requests: please wait {retry_after_s:.0f} s and try again."
+
+
+def record_refusal(message: str, status: int) -> bool:
+    """Write ``access_log`` for a request refused before any callback ran (HTTP 429 or 503).
+
+    Reads the user flask-login already loaded for this request, never loads it again.
+    """
+    user = g.get("_login_user")
+    action = f"{request.method} {request.path}"
+    call = None
+    if isinstance(user, SignedInUser):
+        call = CallContext(principal=user.account.principal, page="http", action=action)
+    started = time.perf_counter()
+    return _record(call, "http", action, Outcome.THROTTLED, started, message, status=status)
+
+
 def _user_facing(exc: Exception, page: str, action: str) -> UserFacingError:
     if isinstance(exc, AccessDenied):
         return UserFacingError(f"Not allowed: {exc}.", Outcome.DENIED)
     if isinstance(exc, Throttled):
-        wait = f"{exc.retry_after_s:.0f}"
-        return UserFacingError(
-            f"Too many requests: please wait {wait} s and try again.", Outcome.THROTTLED
-        )
+        return UserFacingError(throttled_message(exc.retry_after_s), Outcome.THROTTLED)
+    if isinstance(exc, DatabaseBusy):
+        return UserFacingError(BUSY, Outcome.THROTTLED)
     if isinstance(exc, pydantic.ValidationError | msgspec.ValidationError):
         return UserFacingError("Invalid input: the request was refused.", Outcome.DENIED)
     if isinstance(exc, ValueError):
@@ -216,12 +301,16 @@ def _record(
     outcome: Outcome,
     started: float,
     message: str | None,
+    *,
+    status: int | None = None,
 ) -> bool:
     """Hand one entry to the app's access sink; False (and a logged error) when it failed."""
     principal = call.principal if call is not None else None
     detail = dict(call.detail) if call is not None else {}
     if message is not None:
         detail["refused"] = message
+    if status is not None:
+        detail["status"] = status
     entry = AccessEntry(
         user_id=principal.user_id if principal is not None else _claimed_user_id(),
         page=page,

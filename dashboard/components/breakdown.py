@@ -6,9 +6,9 @@ from collections.abc import Sequence
 from urllib.parse import quote, urlencode
 
 import dash_bootstrap_components as dbc
-import plotly.graph_objects as go
 from dash import dcc, html
 
+from dashboard.figures.spec import Figure
 from dashboard.summary import format_value, percent_change
 from models.enums import OrgLevel
 from models.queries.kpis import BreakdownRow
@@ -87,7 +87,7 @@ def breakdown_table(
     return dbc.Table([head, html.Tbody(body)], hover=True, size="sm", className="mb-0")
 
 
-def breakdown_card(figure: go.Figure | None, table: dbc.Table | html.P, graph_id: str) -> dbc.Card:
+def breakdown_card(figure: Figure | None, table: dbc.Table | html.P, graph_id: str) -> dbc.Card:
     """The chart above the table; clicking a unit's name opens it one level down."""
     children: list[object] = []
     if figure is not None:

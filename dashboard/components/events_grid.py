@@ -1,27 +1,46 @@
-"""The events grid: dash-ag-grid columns and rows built from a page of raw events (pure)."""
+"""The events grid: dash-ag-grid's infinite row model, columns and rows of raw events (pure).
+
+The grid sorts and filters nothing itself: every header sort and column filter goes to the
+server in ``getRowsRequest`` (see ``events_request``), and the server answers one block of
+rows at a time in ``getRowsResponse``.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import dash_ag_grid as dag  # type: ignore[import-untyped]
 
+from dashboard.components.events_request import MAX_CONDITIONS, column_id
+from models.queries.event_query import (
+    FIXED_FIELDS,
+    OPERATORS,
+    ColumnGroup,
+    EventColumn,
+    EventField,
+    ValueKind,
+)
 from models.queries.events import RawEvent
 
-FIXED_COLUMNS: list[dict[str, Any]] = [
-    {"field": "ts", "headerName": "Time (UTC)", "pinned": "left", "minWidth": 210},
-    {"field": "source", "headerName": "Source"},
-    {"field": "event_id", "headerName": "Event id"},
-    {"field": "unit", "headerName": "Unit"},
-]
-PAGE_SIZES = (25, 50, 100, 250, 500)
-_GROUPS = (("measures", "m"), ("dims", "d"), ("attrs", "a"))
-
-
-def _column_id(prefix: str, name: str) -> str:
-    # ag-grid reads dots in a field as nested paths: keep field ids flat.
-    return f"{prefix}__{name}"
+DEFAULT_BLOCK = 100
+PAGE_SIZES = (10, 25, 50, 100)
+_HEADERS = {
+    ColumnGroup.TS: "Time (UTC)",
+    ColumnGroup.SOURCE: "Source",
+    ColumnGroup.EVENT_ID: "Event id",
+    ColumnGroup.UNIT: "Unit",
+}
+_FILTERS = {
+    ValueKind.TEXT: "agTextColumnFilter",
+    ValueKind.NUMBER: "agNumberColumnFilter",
+    ValueKind.TIME: "agDateColumnFilter",
+}
+_GROUPS = (
+    ("measures", ColumnGroup.MEASURES),
+    ("dims", ColumnGroup.DIMS),
+    ("attrs", ColumnGroup.ATTRS),
+)
 
 
 def grid_rows(events: Sequence[RawEvent]) -> list[dict[str, Any]]:
@@ -34,42 +53,87 @@ def grid_rows(events: Sequence[RawEvent]) -> list[dict[str, Any]]:
             "event_id": event.event_id,
             "unit": event.org_unit_key,
         }
-        for attribute, prefix in _GROUPS:
+        for attribute, group in _GROUPS:
             values: dict[str, Any] = getattr(event, attribute)
             for name, value in values.items():
-                row[_column_id(prefix, name)] = value
+                row[column_id(EventColumn(group, name))] = value
         rows.append(row)
     return rows
 
 
-def grid_columns(events: Sequence[RawEvent]) -> list[dict[str, Any]]:
-    """The fixed columns, then every measure, dimension and attribute present, by name."""
-    columns = [dict(c) for c in FIXED_COLUMNS]
-    for attribute, prefix in _GROUPS:
-        names = sorted({name for e in events for name in getattr(e, attribute)})
-        numeric = attribute == "measures"
-        columns += [
-            {
-                "field": _column_id(prefix, name),
-                "headerName": name,
-                **({"type": "numericColumn"} if numeric else {}),
-            }
-            for name in names
-        ]
-    return columns
+def _filter_params(kind: ValueKind) -> dict[str, Any]:
+    params: dict[str, Any] = {
+        "filterOptions": [op.value for op in OPERATORS[kind]],
+        "maxNumConditions": MAX_CONDITIONS,
+        # One request when the user is done, not one per keystroke.
+        "buttons": ["apply", "reset"],
+        "closeOnApply": True,
+    }
+    if kind is ValueKind.NUMBER:
+        params["inRangeInclusive"] = True
+    if kind is ValueKind.TIME:
+        params["includeTime"] = True
+    return params
 
 
-def events_grid(component_id: str) -> dag.AgGrid:
-    """An empty grid; a callback fills ``rowData`` and ``columnDefs`` one page at a time.
+def column_def(field: EventField) -> dict[str, Any]:
+    """A column; masked ones can be neither sorted nor filtered (the server refuses too)."""
+    column = field.column
+    header = _HEADERS.get(column.group, column.label)
+    definition: dict[str, Any] = {"field": column_id(column), "headerName": header}
+    if field.masked:
+        definition.update(
+            headerName=f"{header} (masked)",
+            sortable=False,
+            filter=False,
+            headerTooltip="Personal data: sorting and filtering need pii:view",
+        )
+    else:
+        definition.update(
+            sortable=True,
+            filter=_FILTERS[field.kind],
+            filterParams=_filter_params(field.kind),
+        )
+    if field.kind is ValueKind.NUMBER:
+        definition["type"] = "numericColumn"
+    if column.group is ColumnGroup.TS:
+        definition.update(pinned="left", minWidth=240, sort="desc")
+    return definition
 
-    Sorting and paging are server-side (the page's controls), so the grid's own sorting is off.
+
+def grid_columns(fields: Iterable[EventField] = FIXED_FIELDS) -> list[dict[str, Any]]:
+    """One column per field of the catalog, in its order (fixed columns first)."""
+    return [column_def(f) for f in fields]
+
+
+def page_sizes(block_size: int) -> list[int]:
+    """Page sizes up to one block: a larger page would need several blocks at once, which
+    dash-ag-grid's single pending ``getRowsRequest`` cannot serve."""
+    return sorted({block_size, *(s for s in PAGE_SIZES if s < block_size)})
+
+
+def events_grid(component_id: str, block_size: int) -> dag.AgGrid:
+    """The grid: fixed columns until the catalog arrives, blocks of ``block_size`` rows.
+
+    The block size is the page size, and never more than the server's page maximum (a
+    shorter block than asked would read as the last one).
     """
     return dag.AgGrid(
         id=component_id,
-        rowData=[],
-        columnDefs=[dict(c) for c in FIXED_COLUMNS],
-        defaultColDef={"sortable": False, "resizable": True, "filter": False, "minWidth": 110},
+        rowModelType="infinite",
+        columnDefs=grid_columns(),
+        defaultColDef={"resizable": True, "minWidth": 110},
         columnSize="autoSize",
-        dashGridOptions={"domLayout": "autoHeight", "suppressFieldDotNotation": True},
-        style={"width": "100%"},
+        dashGridOptions={
+            "pagination": True,
+            "paginationPageSize": block_size,
+            "paginationPageSizeSelector": page_sizes(block_size),
+            "cacheBlockSize": block_size,
+            "maxBlocksInCache": 10,
+            # dash-ag-grid serves one getRowsRequest at a time: never ask for two blocks at once.
+            "maxConcurrentDatasourceRequests": 1,
+            "infiniteInitialRowCount": 1,
+            "suppressFieldDotNotation": True,
+        },
+        style={"width": "100%", "height": "640px"},
     )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dash_bootstrap_components as dbc
-import plotly.graph_objects as go
 from dash import dcc, html
 
 from dashboard.summary import AUTO
@@ -28,18 +27,23 @@ def granularity_selector(component_id: str, value: str = AUTO) -> dbc.RadioItems
     )
 
 
-def trend_card(figure: go.Figure, granularity: Granularity, automatic: bool) -> dbc.Card:
-    """The chart, with a line saying which bucket size it shows and why."""
+def trend_note(granularity: Granularity, automatic: bool) -> str:
+    """The line under the chart: which bucket size it shows and why."""
     how = "chosen automatically from the period" if automatic else "as chosen"
+    return (
+        f"One point per {granularity.value} ({how}); the dashed line is the previous period, "
+        "shifted onto this one."
+    )
+
+
+def trend_card(graph_id: str, note_id: str) -> dbc.Card:
+    """The chart and its note, empty: the page's callback fills (or patches) them, so a live
+    refresh can send the figure's new data without its layout."""
     return dbc.Card(
         dbc.CardBody(
             [
-                dcc.Graph(figure=figure, config={"displaylogo": False}, className="kpi-trend"),
-                html.Small(
-                    f"One point per {granularity.value} ({how}); the dashed line is the "
-                    "previous period, shifted onto this one.",
-                    className="text-muted",
-                ),
+                dcc.Graph(id=graph_id, config={"displaylogo": False}, className="kpi-trend"),
+                html.Small(id=note_id, className="text-muted"),
             ]
         ),
         className="mb-3",

@@ -5,37 +5,41 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-import plotly.graph_objects as go
+from dashboard.figures.spec import Figure, iso_times
 
 LINE_COLOR = "#0d6efd"
+FILL_COLOR = "rgba(13, 110, 253, 0.08)"
 HEIGHT_PX = 48
+TRANSPARENT = "rgba(0,0,0,0)"
 
 
 def sparkline(
     times: Sequence[dt.datetime], values: Sequence[float | None], *, color: str = LINE_COLOR
-) -> go.Figure:
+) -> Figure:
     """A line of ``values`` over ``times``; gaps (None) stay gaps. Static: no hover or zoom."""
-    figure = go.Figure(
-        go.Scatter(
-            x=list(times),
-            y=list(values),
-            mode="lines",
-            line={"color": color, "width": 2},
-            fill="tozeroy",
-            fillcolor="rgba(13, 110, 253, 0.08)",
-            hoverinfo="skip",
-            connectgaps=False,
-        )
-    )
-    figure.update_layout(
-        # No template: the default one adds ~10 kB of JSON per figure, and a tile needs none.
-        template="none",
-        height=HEIGHT_PX,
-        margin={"l": 0, "r": 0, "t": 2, "b": 2},
-        xaxis={"visible": False, "fixedrange": True},
-        yaxis={"visible": False, "fixedrange": True},
-        showlegend=False,
-        paper_bgcolor="rgba(0,0,0,0)",
-        plot_bgcolor="rgba(0,0,0,0)",
-    )
-    return figure
+    return {
+        "data": [
+            {
+                "type": "scatter",
+                "x": iso_times(times),
+                "y": list(values),
+                "mode": "lines",
+                "line": {"color": color, "width": 2},
+                "fill": "tozeroy",
+                "fillcolor": FILL_COLOR,
+                "hoverinfo": "skip",
+                "connectgaps": False,
+            }
+        ],
+        # No template (Plotly.js's defaults, plotly.py's "none"): a tile needs none, and the
+        # default one would add kilobytes of JSON per tile.
+        "layout": {
+            "height": HEIGHT_PX,
+            "margin": {"l": 0, "r": 0, "t": 2, "b": 2},
+            "xaxis": {"visible": False, "fixedrange": True},
+            "yaxis": {"visible": False, "fixedrange": True},
+            "showlegend": False,
+            "paper_bgcolor": TRANSPARENT,
+            "plot_bgcolor": TRANSPARENT,
+        },
+    }

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-import plotly.graph_objects as go
-
+from dashboard.figures.spec import Figure, Trace, iso_times, template
 from models.queries.kpis import KpiSeries
 
 CURRENT_NAME = "This period"
@@ -15,6 +15,9 @@ PREVIOUS_COLOR = "#6c757d"
 TARGET_COLOR = "#198754"
 WARN_COLOR = "#fd7e14"
 CRIT_COLOR = "#dc3545"
+TEMPLATE = "plotly_white"
+MARKERS_UP_TO = 60
+"""Points are marked while there are at most this many; beyond, only the line is drawn."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,57 +60,68 @@ def trend_figure(
     title: str,
     unit: str = "",
     lines: tuple[Reference, ...] = (),
-) -> go.Figure:
+    uirevision: str | None = None,
+) -> Figure:
     """A line per period on the current period's time axis (the previous one shifted onto it).
 
     Buckets without a value are gaps, never zeros. Reference lines span the whole period and
-    are labelled by name, so they read without colour.
+    are labelled by name, so they read without colour. While ``uirevision`` stays the same,
+    Plotly keeps the user's zoom and hidden traces when new data arrives.
     """
-    figure = go.Figure()
-    xs = [p.start for p in current.points]
-    figure.add_trace(
-        go.Scatter(
-            x=xs,
-            y=[p.value for p in current.points],
-            name=CURRENT_NAME,
-            mode="lines+markers" if len(xs) <= 60 else "lines",
-            line={"color": CURRENT_COLOR, "width": 2},
-            connectgaps=False,
-        )
-    )
+    xs = iso_times(p.start for p in current.points)
+    data: list[Trace] = [
+        {
+            "type": "scatter",
+            "x": xs,
+            "y": [p.value for p in current.points],
+            "name": CURRENT_NAME,
+            "mode": "lines+markers" if len(xs) <= MARKERS_UP_TO else "lines",
+            "line": {"color": CURRENT_COLOR, "width": 2},
+            "connectgaps": False,
+        }
+    ]
     if previous is not None and previous.points and current.points:
-        shift = current.points[0].start - previous.points[0].start
-        figure.add_trace(
-            go.Scatter(
-                x=[p.start + shift for p in previous.points],
-                y=[p.value for p in previous.points],
-                name=PREVIOUS_NAME,
-                mode="lines",
-                line={"color": PREVIOUS_COLOR, "width": 1.5, "dash": "dash"},
-                connectgaps=False,
-                customdata=[p.start.isoformat() for p in previous.points],
-                hovertemplate="%{customdata}<br>%{y}<extra>" + PREVIOUS_NAME + "</extra>",
-            )
-        )
+        data.append(_previous_trace(current, previous))
     if xs:
-        for line in lines:
-            figure.add_trace(
-                go.Scatter(
-                    x=[xs[0], current.points[-1].end],
-                    y=[line.value, line.value],
-                    name=line.name,
-                    mode="lines",
-                    line={"color": line.color, "width": 1, "dash": line.dash},
-                    hoverinfo="name+y",
-                )
-            )
-    figure.update_layout(
-        title={"text": title, "x": 0},
-        margin={"l": 48, "r": 16, "t": 48, "b": 32},
-        legend={"orientation": "h", "y": -0.15},
-        yaxis={"title": {"text": unit}, "rangemode": "tozero"},
-        hovermode="x unified",
-        template="plotly_white",
-        height=360,
-    )
-    return figure
+        span = [xs[0], current.points[-1].end.isoformat()]
+        data.extend(_reference_trace(line, span) for line in lines)
+    layout: dict[str, Any] = {
+        "title": {"text": title, "x": 0},
+        "margin": {"l": 48, "r": 16, "t": 48, "b": 32},
+        "legend": {"orientation": "h", "y": -0.15},
+        "yaxis": {"title": {"text": unit}, "rangemode": "tozero"},
+        "hovermode": "x unified",
+        "template": template(TEMPLATE, ("scatter",)),
+        "height": 360,
+    }
+    if uirevision is not None:
+        layout["uirevision"] = uirevision
+    return {"data": data, "layout": layout}
+
+
+def _previous_trace(current: KpiSeries, previous: KpiSeries) -> Trace:
+    """The previous period dashed, shifted onto the current one; hover says when it was."""
+    shift = current.points[0].start - previous.points[0].start
+    return {
+        "type": "scatter",
+        "x": iso_times(p.start + shift for p in previous.points),
+        "y": [p.value for p in previous.points],
+        "name": PREVIOUS_NAME,
+        "mode": "lines",
+        "line": {"color": PREVIOUS_COLOR, "width": 1.5, "dash": "dash"},
+        "connectgaps": False,
+        "customdata": iso_times(p.start for p in previous.points),
+        "hovertemplate": "%{customdata}<br>%{y}<extra>" + PREVIOUS_NAME + "</extra>",
+    }
+
+
+def _reference_trace(line: Reference, span: list[str]) -> Trace:
+    return {
+        "type": "scatter",
+        "x": span,
+        "y": [line.value, line.value],
+        "name": line.name,
+        "mode": "lines",
+        "line": {"color": line.color, "width": 1, "dash": line.dash},
+        "hoverinfo": "name+y",
+    }

@@ -13,12 +13,16 @@ from sqlalchemy import Connection
 
 from dashboard.auth.policy import (
     CallContext,
-    authorize_unit,
+    UserFacingError,
     current_principal,
+    current_services,
     error_view,
     guarded_callback,
     read_connection,
 )
+from dashboard.cache import CallCache, call_cache, catalog, reads
+from dashboard.cache.lazy import Connect, lazy_connection
+from dashboard.components import live
 from dashboard.components.selectors import (
     DEFAULT_PERIOD,
     PERIODS,
@@ -39,8 +43,8 @@ from dashboard.components.tiles import (
 from models.enums import OrgLevel
 from models.permissions import AccessDenied, Permission, Principal
 from models.queries.common import Period
-from models.queries.kpis import KpiDefinition, KpiValue, kpi_series, kpi_values, load_kpis
-from models.queries.quality import Badge, kpi_badge, source_facts
+from models.queries.kpis import KpiDefinition, KpiValue
+from models.queries.quality import Badge, kpi_badge
 from models.queries.scope import Unit, child_units, root_units
 
 dash.register_page(__name__, path="/", name="Overview", title="Northstar · Overview")  # type: ignore[no-untyped-call]
@@ -49,6 +53,7 @@ PAGE = "overview"
 PERIOD_ID = "overview-period"
 UNIT_ID = "overview-unit"
 GRID_ID = "overview-grid"
+LIVE = live.LiveIds.for_page(PAGE)
 _DESCEND = (OrgLevel.COMPANY, OrgLevel.REGION)
 """The scope selector lists a unit's children while the unit is above country level."""
 
@@ -87,10 +92,13 @@ def layout(unit: object = None, period: object = None, **_query: Any) -> html.Di
         units,
         _initial(unit, keys, keys[0] if keys else None),
         _initial(period, list(PERIODS), DEFAULT_PERIOD) or DEFAULT_PERIOD,
+        current_services().settings.live_poll_ms,
     )
 
 
-def view(units: Sequence[Unit], unit_key: str | None, period_key: str) -> html.Div:
+def view(
+    units: Sequence[Unit], unit_key: str | None, period_key: str, poll_ms: int = 0
+) -> html.Div:
     """The page around the tiles (pure: no I/O)."""
     controls = dbc.Row(
         [
@@ -101,7 +109,7 @@ def view(units: Sequence[Unit], unit_key: str | None, period_key: str) -> html.D
         className="g-2 align-items-center justify-content-between mb-3",
     )
     grid = dash.dcc.Loading(html.Div(id=GRID_ID), type="dot", delay_show=300)
-    return html.Div([controls, grid])
+    return html.Div([controls, grid, live.live_refresh(LIVE, poll_ms)])
 
 
 def visible_kpis(kpis: Sequence[KpiDefinition], unit: Unit) -> list[KpiDefinition]:
@@ -137,34 +145,72 @@ def _tile(
 
 
 def overview_tiles(
-    connection: Connection, principal: Principal, unit: Unit, choice: PeriodChoice, now: dt.datetime
+    connect: Connect,
+    cache: CallCache,
+    kpis: Sequence[KpiDefinition],
+    unit: Unit,
+    choice: PeriodChoice,
+    now: dt.datetime,
 ) -> list[TileData]:
-    """Every visible KPI's tile for ``unit`` over the period ``choice`` means at ``now``."""
-    period = period_for(choice, now)
-    kpis = visible_kpis(load_kpis(connection, principal), unit)
+    """The tiles of ``kpis`` for ``unit`` over the period ``choice`` means at ``now``.
+
+    The numbers and source facts come through the answer cache (``dashboard.cache``), all
+    looked up at once; the statuses and badges are computed from them with the exact ``now``.
+    """
     if not kpis:
         return []
-    values = kpi_values(connection, principal, kpis, unit.id, period)
-    facts = source_facts(connection, {s for k in kpis for s in k.source_ids}, now=now)
+    period = period_for(choice, now)
+    values = reads.kpi_values(cache, connect, kpis, unit, period)
+    facts = reads.sources_facts(cache, connect, {s for k in kpis for s in k.source_ids}, now)
+    series = [
+        reads.kpi_series(cache, connect, kpi, unit, period, choice.granularity) for kpi in kpis
+    ]
+    numbers, found = values.get(), facts.get()
     tiles = []
-    for kpi, value in zip(kpis, values, strict=True):
-        points = kpi_series(connection, principal, kpi, unit.id, period, choice.granularity).points
-        series = (tuple(p.start for p in points), tuple(p.value for p in points))
-        badge = kpi_badge(kpi.source_ids, facts, now)
-        tiles.append(_tile(kpi, value, series, badge, unit, choice, period))
+    for kpi, value, answer in zip(kpis, numbers, series, strict=True):
+        points = answer.get().points
+        xy = (tuple(p.start for p in points), tuple(p.value for p in points))
+        badge = kpi_badge(kpi.source_ids, found, now)
+        tiles.append(_tile(kpi, value, xy, badge, unit, choice, period))
     return tiles
 
 
-@dash.callback(Output(GRID_ID, "children"), Input(PERIOD_ID, "value"), Input(UNIT_ID, "value"))
-@guarded_callback(page=PAGE, permission=Permission.KPI_VIEW, on_error=error_view)
-def update_tiles(call: CallContext, /, period: object, unit: object) -> html.Div:
-    """The tile grid for a period key and a unit key, both untrusted browser input."""
+def _refused(error: UserFacingError) -> tuple[html.Div, str | None]:
+    # A page showing a refusal stops refreshing itself; the next choice of the user restarts it.
+    return error_view(error), None
+
+
+@dash.callback(
+    Output(GRID_ID, "children"),
+    Output(LIVE.watch, "data"),
+    Input(PERIOD_ID, "value"),
+    Input(UNIT_ID, "value"),
+    Input(LIVE.token, "data"),
+)
+@guarded_callback(page=PAGE, permission=Permission.KPI_VIEW, on_error=_refused)
+def update_tiles(
+    call: CallContext, /, period: object, unit: object, _live: object = None
+) -> tuple[html.Div, str | None]:
+    """The tile grid for a period key and a unit key, both untrusted browser input; and what
+    the live refresh watches (the metrics of the tiles shown). ``_live`` only triggers."""
     choice = period_choice(period)
-    now = dt.datetime.now(dt.UTC)
-    with read_connection() as connection:
-        scope_unit = authorize_unit(connection, call.principal, unit)
-        tiles = overview_tiles(connection, call.principal, scope_unit, choice, now)
+    now = live.utc_now()
+    cache = call_cache(call.principal)
+    with lazy_connection() as connect:
+        asked = catalog.scope_unit(cache, connect, unit, now)
+        definitions = catalog.kpi_definitions(cache, connect, now)
+        scope_unit = asked.get()
+        kpis = visible_kpis(definitions.get(), scope_unit)
+        tiles = overview_tiles(connect, cache, kpis, scope_unit, choice, now)
+    metric_ids = {m for kpi in kpis for m in kpi.metric_ids.values()}
     call.rows = len(tiles)
-    call.detail = {"unit": scope_unit.key, "period": choice.key}
+    call.detail = {"unit": scope_unit.key, "period": choice.key, "cached": cache.cached}
     caption = f"{choice.label} · {scope_unit.name} · as of {now:%H:%M} UTC"
-    return html.Div([html.P(caption, className="text-secondary small mb-2"), tile_grid(tiles)])
+    grid = html.Div([html.P(caption, className="text-secondary small mb-2"), tile_grid(tiles)])
+    watch = live.watch_state(
+        call.principal, PAGE, cache.metric_versions(metric_ids), now, metric_ids=metric_ids
+    )
+    return grid, watch
+
+
+live.register_poll(LIVE, page=PAGE)

@@ -12,7 +12,7 @@ from typing import Any
 import plotly
 import pytest
 import redis
-from dash import no_update
+from dash import dcc, html, no_update
 from flask import Flask, g
 from flask.testing import FlaskClient
 from sqlalchemy import Engine, text
@@ -167,9 +167,15 @@ def alert_text(component: Any) -> str:
 
 
 def kpi_view(params: object, period: object = "7d", granularity: object = "auto") -> Any:
+    """The callback's outputs as one tree: the refusal alone, or every part of the page."""
     from dashboard.pages import kpi
 
-    return kpi.kpi_view(params, period, granularity)
+    result = kpi.kpi_view(params, period, granularity)
+    if result.detail_hidden:
+        return result.head
+    graph = dcc.Graph(id=kpi.TREND_GRAPH_ID, figure=result.trend)
+    parts = [result.head, graph, html.Small(result.trend_note), result.definition]
+    return html.Div([*parts, result.breakdown])
 
 
 # --- plain-function calls -------------------------------------------------------------------
@@ -290,21 +296,42 @@ def test_refusals_are_written_to_the_access_log(world: World) -> None:
 # --- through HTTP ---------------------------------------------------------------------------
 
 
+KPI_OUTPUTS = [
+    ("kpi-head", "children"),
+    ("kpi-detail", "hidden"),
+    ("kpi-trend-graph", "figure"),
+    ("kpi-trend-note", "children"),
+    ("kpi-definition", "children"),
+    ("kpi-breakdown", "children"),
+    ("kpi-live-watch", "data"),
+]
+
+
+def kpi_request(
+    params: object,
+    period: object = "7d",
+    *,
+    token: object = None,
+    watch: object = None,
+    changed: str = "kpi-params.data",
+) -> dict[str, Any]:
+    """The body the browser posts for ``kpi_view``."""
+    return {
+        "output": ".." + "...".join(f"{i}.{p}" for i, p in KPI_OUTPUTS) + "..",
+        "outputs": [{"id": i, "property": p} for i, p in KPI_OUTPUTS],
+        "inputs": [
+            {"id": "kpi-params", "property": "data", "value": params},
+            {"id": "kpi-period", "property": "value", "value": period},
+            {"id": "kpi-granularity", "property": "value", "value": "auto"},
+            {"id": "kpi-live-token", "property": "data", "value": token},
+        ],
+        "changedPropIds": [changed],
+        "state": [{"id": "kpi-live-watch", "property": "data", "value": watch}],
+    }
+
+
 def post_kpi(client: FlaskClient, params: object, period: object = "7d") -> Any:
-    return client.post(
-        "/_dash-update-component",
-        json={
-            "output": "kpi-body.children",
-            "outputs": {"id": "kpi-body", "property": "children"},
-            "inputs": [
-                {"id": "kpi-params", "property": "data", "value": params},
-                {"id": "kpi-period", "property": "value", "value": period},
-                {"id": "kpi-granularity", "property": "value", "value": "auto"},
-            ],
-            "changedPropIds": ["kpi-params.data"],
-            "state": [],
-        },
-    )
+    return client.post("/_dash-update-component", json=kpi_request(params, period))
 
 
 def test_http_the_page_answers_a_signed_in_user(world: World) -> None:

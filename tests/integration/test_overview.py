@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from dashboard.app import create_app
 from dashboard.auth.policy import SignedInUser
+from ingest import versions
 from ingest.demo.catalog import COMPANY, ORDERS, REGIONS, ROLES, WEB_SESSIONS
 from models.accounts import UserSpec, create_user, upsert_role
 from models.audit import Actor
@@ -77,11 +78,14 @@ class World:
         return client
 
     def write(self, source: str, unit: str, ago: dt.timedelta, amount: float = 0.0) -> None:
+        """Store one event and bump the data versions, as the ingest drain does after commit."""
         ts = self.now - ago
         self.written += 1
         measures = {"amount": amount} if source == "orders" else {}
         row = EventRow(ts, self.sources[source], f"e{self.written}", self.units[unit], measures)
-        write_events(self.app.extensions["northstar"].engine, [row])
+        services = self.app.extensions["northstar"]
+        written = write_events(services.engine, [row])
+        versions.bump(services.redis, written.changed_metric_ids)
 
 
 def seed(db: Engine) -> tuple[dict[str, int], dict[str, int], dict[str, int]]:
@@ -131,22 +135,32 @@ def overview() -> ModuleType:
 
 
 def call_as(world: World, email: str, fn: Callable[..., Any], *args: Any) -> Any:
-    """Call a guarded callback as a plain function, signed in as ``email``."""
+    """Call a guarded callback as a plain function, signed in as ``email``; the first output
+    of a callback with several (the tile grid of ``update_tiles``)."""
     with world.app.test_request_context(UPDATE, method="POST"):
         with world.app.extensions["northstar"].engine.connect() as connection:
             account = load_account(connection, world.users[email])
         assert account is not None
         g._login_user = SignedInUser(account)
-        return fn(*args)
+        result = fn(*args)
+    return result[0] if isinstance(result, tuple) else result
 
 
-def tiles_request(period: Any, unit: Any) -> dict[str, Any]:
+TILES_OUTPUT = "..overview-grid.children...overview-live-watch.data.."
+
+
+def tiles_request(period: Any, unit: Any, token: Any = None) -> dict[str, Any]:
+    """The body the browser posts for ``update_tiles`` (grid and live watch state)."""
     return {
-        "output": "overview-grid.children",
-        "outputs": {"id": "overview-grid", "property": "children"},
+        "output": TILES_OUTPUT,
+        "outputs": [
+            {"id": "overview-grid", "property": "children"},
+            {"id": "overview-live-watch", "property": "data"},
+        ],
         "inputs": [
             {"id": "overview-period", "property": "value", "value": period},
             {"id": "overview-unit", "property": "value", "value": unit},
+            {"id": "overview-live-token", "property": "data", "value": token},
         ],
         "changedPropIds": ["overview-unit.value"],
         "state": [],
@@ -341,7 +355,7 @@ def test_anonymous_callback_posts_are_refused(busy: World) -> None:
 
 def test_the_account_page_moved_and_the_overview_is_the_landing_page(busy: World) -> None:
     dependencies = busy.client().get("/_dash-dependencies").get_json()
-    assert any(d["output"] == "overview-grid.children" for d in dependencies)
+    assert any(d["output"] == TILES_OUTPUT for d in dependencies)
     layout = busy.client().post(UPDATE, json=page_request("/"))
     assert "Overview" in text_of(layout.get_json())
 

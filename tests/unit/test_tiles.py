@@ -192,9 +192,14 @@ def test_scope_selector_offers_only_the_given_units_indented_by_level() -> None:
 def test_sparkline_is_a_static_line_without_axes() -> None:
     times = [NOW, NOW + dt.timedelta(minutes=1), NOW + dt.timedelta(minutes=2)]
     figure = sparkline(times, [1.0, None, 3.0])
-    assert list(figure.data[0].y) == [1.0, None, 3.0]
-    assert figure.layout.xaxis.visible is False
-    assert figure.layout.yaxis.visible is False
+    [line] = figure["data"]
+    assert line["y"] == [1.0, None, 3.0]
+    assert line["x"] == [t.isoformat() for t in times]
+    assert line["connectgaps"] is False
+    assert line["hoverinfo"] == "skip"
+    assert figure["layout"]["xaxis"]["visible"] is False
+    assert figure["layout"]["yaxis"]["visible"] is False
+    assert "template" not in figure["layout"]  # a tile needs none: no kilobytes per tile
 
 
 def test_a_stale_source_is_failing_with_its_age_and_sla() -> None:

@@ -1,0 +1,162 @@
+"""The dashboard's data reads through the answer cache: same answers as ``models.queries``.
+
+Each function names what its answer depends on. KPI numbers depend on the versions of the
+metrics their formula reads and on the period's bounds (whole minutes, as the queries round
+them, so they move once a minute). Source facts and lineage depend on every source's newest
+data (the data version), the source catalogue (its version) and the current minute: they are
+read at the start of the minute (``now`` floored), so an answer is the same whenever in that
+minute it is computed, and the freshness shown from them is computed with the exact time.
+
+KPI definitions and the unit come from :mod:`dashboard.cache.catalog` (cached for the minute);
+they go into the keys, so a changed formula or a moved unit is a new key.
+
+Each read returns a :class:`~dashboard.cache.answers.Deferred`: the reads a page asks for
+before it takes the first answer are looked up in Redis together (one round trip for their
+versions, one for the answers), and the database connection (``connect``, see
+:mod:`dashboard.cache.lazy`) is opened only by the first answer that must be computed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Collection, Sequence
+from typing import Any
+
+from dashboard.cache.answers import CallCache, Deferred, Derived, Question
+from dashboard.cache.lazy import Connect
+from models.enums import Granularity
+from models.queries import kpis as kpi_queries
+from models.queries.common import DEFAULT_LIMITS, Period, QueryLimits, floor_to
+from models.queries.kpis import KpiBreakdown, KpiDefinition, KpiSeries, KpiValue
+from models.queries.lineage import KpiLineage, kpi_lineage
+from models.queries.quality import SourceFacts, source_facts
+from models.queries.scope import Unit
+
+
+def minute_of(now: dt.datetime) -> dt.datetime:
+    """The start of the UTC minute of ``now``: what minute-dependent answers are keyed by."""
+    return floor_to(now, Granularity.MINUTE)
+
+
+def kpi_fingerprint(kpi: KpiDefinition) -> tuple[Any, ...]:
+    """What of a KPI's definition its numbers depend on."""
+    return (kpi.id, kpi.key, kpi.formula.text, sorted(kpi.metric_ids.items()))
+
+
+def _metrics(kpis: Sequence[KpiDefinition]) -> frozenset[int]:
+    return frozenset(metric_id for kpi in kpis for metric_id in kpi.metric_ids.values())
+
+
+def kpi_values(
+    cache: CallCache,
+    connect: Connect,
+    kpis: Sequence[KpiDefinition],
+    unit: Unit,
+    period: Period,
+) -> Deferred[list[KpiValue]]:
+    """:func:`models.queries.kpis.kpi_values` for ``unit`` (already authorised)."""
+    question: Question[list[KpiValue]] = Question(
+        "kpi_values",
+        list[KpiValue],
+        {"kpis": [kpi_fingerprint(k) for k in kpis], "unit": unit, "period": period},
+        metrics=_metrics(kpis),
+    )
+    return cache.defer(
+        question,
+        lambda: kpi_queries.kpi_values(connect(), cache.principal, kpis, unit.id, period),
+    )
+
+
+def kpi_value(
+    cache: CallCache, connect: Connect, kpi: KpiDefinition, unit: Unit, period: Period
+) -> Derived[list[KpiValue], KpiValue]:
+    """One KPI's value (the same answer as :func:`kpi_values` of that KPI alone)."""
+    return Derived(kpi_values(cache, connect, [kpi], unit, period), lambda values: values[0])
+
+
+def kpi_series(
+    cache: CallCache,
+    connect: Connect,
+    kpi: KpiDefinition,
+    unit: Unit,
+    period: Period,
+    granularity: Granularity,
+    *,
+    limits: QueryLimits = DEFAULT_LIMITS,
+) -> Deferred[KpiSeries]:
+    """:func:`models.queries.kpis.kpi_series` (a refusal such as QueryTooLarge is raised,
+    never cached)."""
+    question: Question[KpiSeries] = Question(
+        "kpi_series",
+        KpiSeries,
+        {
+            "kpi": kpi_fingerprint(kpi),
+            "unit": unit,
+            "period": period,
+            "granularity": granularity,
+            "row_limit": limits.row_limit,
+        },
+        metrics=_metrics([kpi]),
+    )
+    return cache.defer(
+        question,
+        lambda: kpi_queries.kpi_series(
+            connect(), cache.principal, kpi, unit.id, period, granularity, limits=limits
+        ),
+    )
+
+
+def kpi_breakdown(
+    cache: CallCache,
+    connect: Connect,
+    kpi: KpiDefinition,
+    unit: Unit,
+    period: Period,
+    *,
+    limits: QueryLimits = DEFAULT_LIMITS,
+) -> Deferred[KpiBreakdown]:
+    """:func:`models.queries.kpis.kpi_breakdown` (child units are read with the numbers)."""
+    question: Question[KpiBreakdown] = Question(
+        "kpi_breakdown",
+        KpiBreakdown,
+        {
+            "kpi": kpi_fingerprint(kpi),
+            "unit": unit,
+            "period": period,
+            "row_limit": limits.row_limit,
+        },
+        metrics=_metrics([kpi]),
+    )
+    return cache.defer(
+        question,
+        lambda: kpi_queries.kpi_breakdown(
+            connect(), cache.principal, kpi, unit.id, period, limits=limits
+        ),
+    )
+
+
+def sources_facts(
+    cache: CallCache, connect: Connect, source_ids: Collection[int], now: dt.datetime
+) -> Deferred[dict[int, SourceFacts]]:
+    """:func:`models.queries.quality.source_facts` as of the start of ``now``'s minute."""
+    minute = minute_of(now)
+    ids = sorted(set(source_ids))
+    question: Question[dict[int, SourceFacts]] = Question(
+        "source_facts", dict[int, SourceFacts], {"sources": ids, "minute": minute}, wide=True
+    )
+    return cache.defer(question, lambda: source_facts(connect(), ids, now=minute))
+
+
+def lineage(
+    cache: CallCache, connect: Connect, kpi: KpiDefinition, now: dt.datetime
+) -> Deferred[KpiLineage]:
+    """:func:`models.queries.lineage.kpi_lineage` as of the start of ``now``'s minute."""
+    minute = minute_of(now)
+    question: Question[KpiLineage] = Question(
+        "kpi_lineage",
+        KpiLineage,
+        {"kpi": kpi_fingerprint(kpi), "minute": minute},
+        metrics=_metrics([kpi]),
+        wide=True,
+    )
+    return cache.defer(question, lambda: kpi_lineage(connect(), cache.principal, kpi, minute))
