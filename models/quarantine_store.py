@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Table, bindparam, null, or_, select, update
+from sqlalchemy import ColumnElement, Connection, Table, bindparam, null, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 
 from models.enums import DriftKind, QuarantineStatus
@@ -125,8 +125,15 @@ def lock_open_records(
         .with_for_update(skip_locked=True)
     )
     if match is not None:
-        statement = statement.where(or_(q.rule == match, q.reason.icontains(match)))
+        statement = statement.where(match_clause(match))
     return [OpenRecord(*row) for row in connection.execute(statement)]
+
+
+def match_clause(match: str) -> ColumnElement[bool]:
+    """Records whose rule is ``match`` or whose reason contains it (case-insensitive): what
+    replay's ``--reason`` selects, shared with the steward console so both select alike."""
+    q = QuarantinedRecord
+    return or_(q.rule == match, q.reason.icontains(match))
 
 
 def mark_replayed(
@@ -144,6 +151,22 @@ def mark_replayed(
             note=note,
         )
     )
+
+
+def mark_discarded(
+    connection: Connection, ids: Sequence[int], acted_by: int | None, note: str, at: dt.datetime
+) -> int:
+    """Discard the records among ``ids`` that are still open; returns how many changed."""
+    if not ids:
+        return 0
+    q = QuarantinedRecord
+    result = connection.execute(
+        update(q)
+        .where(q.id.in_(ids), q.status == QuarantineStatus.OPEN)
+        .values(status=QuarantineStatus.DISCARDED, acted_by=acted_by, acted_at=at, note=note)
+        .returning(q.id)
+    )
+    return len(result.all())
 
 
 def update_reasons(connection: Connection, reasons: Sequence[NewReason]) -> None:
