@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, create_engine
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import Engine, create_engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from models.settings import Settings
@@ -21,3 +24,14 @@ def make_engine(settings: Settings, *, application_name: str = "northstar") -> E
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+@contextmanager
+def write_session(engine: Engine, statement_timeout_ms: int) -> Iterator[Session]:
+    """A session in a transaction bounded by ``statement_timeout_ms``: committed when the block
+    ends without an exception, rolled back otherwise (a row lock held elsewhere cannot hang
+    the caller)."""
+    with Session(engine) as session, session.begin():
+        timeout = str(statement_timeout_ms)
+        session.execute(select(func.set_config("statement_timeout", timeout, True)))
+        yield session

@@ -30,10 +30,12 @@ from dash import html
 from flask import Response, after_this_request, current_app, g, has_request_context, request
 from flask_login import UserMixin, current_user  # type: ignore[import-untyped]
 from sqlalchemy import Connection
+from sqlalchemy.orm import Session
 
 from dashboard.auth.access_log import AccessEntry, AccessSink
 from dashboard.auth.dbcap import DatabaseBusy, Lease, QuerySlots
 from ingest.runtime import Services
+from models import db
 from models.enums import Outcome
 from models.permissions import AccessDenied, Permission, Principal
 from models.queries import common
@@ -131,6 +133,22 @@ def session_connection() -> Iterator[Connection]:
     services = current_services()
     with common.read_connection(services.engine, services.settings) as connection:
         yield connection
+
+
+@contextmanager
+def write_session() -> Iterator[Session]:
+    """A write transaction for a guarded callback's action, committed on a clean exit and
+    rolled back on an exception (so a refused or failed action changes nothing). Like
+    :func:`read_connection` it holds a slot of the database cap and is bounded by the
+    statement timeout.
+
+    Raises:
+        DatabaseBusy: no slot came free within NORTHSTAR_DB_QUERY_WAIT_S.
+    """
+    services = current_services()
+    timeout_ms = int(services.settings.statement_timeout_ms)
+    with _query_slot(), db.write_session(services.engine, timeout_ms) as session:
+        yield session
 
 
 def _query_slot() -> AbstractContextManager[Lease | None]:

@@ -23,6 +23,7 @@ from dashboard.auth.policy import (
     error_view,
     guarded_callback,
     read_connection,
+    write_session,
 )
 from dashboard.components import steward_params as params
 from dashboard.components.steward_incident import (
@@ -34,7 +35,6 @@ from dashboard.components.steward_incident import (
     timeline,
 )
 from dashboard.components.steward_look import INCIDENTS_PATH, refusal
-from dashboard.components.steward_writes import write_session
 from dashboard.figures.quality import evidence_figure
 from models.permissions import AccessDenied, Permission, Principal
 from models.quality import actions

@@ -21,6 +21,7 @@ from dashboard.auth.policy import (
     error_view,
     guarded_callback,
     read_connection,
+    write_session,
 )
 from dashboard.components import steward_params as params
 from dashboard.components.notifications import (
@@ -37,7 +38,6 @@ from dashboard.components.notifications import (
     inbox,
 )
 from dashboard.components.steward_look import refusal
-from dashboard.components.steward_writes import write_session
 from models.notifications import mark_read, notifications_for
 from models.permissions import AccessDenied, Principal
 

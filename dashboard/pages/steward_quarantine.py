@@ -22,6 +22,7 @@ from dashboard.auth.policy import (
     error_view,
     guarded_callback,
     read_connection,
+    write_session,
 )
 from dashboard.components import quarantine_params as qp
 from dashboard.components import steward_params as params
@@ -46,7 +47,6 @@ from dashboard.components.quarantine_replay import (
     run_replay,
 )
 from dashboard.components.steward_look import refusal
-from dashboard.components.steward_writes import write_session
 from ingest.streams import Backpressure
 from models.permissions import AccessDenied, Permission, Principal
 from models.quarantine_actions import discard_matching, discard_selected
