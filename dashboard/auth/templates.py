@@ -8,6 +8,7 @@ LOGIN_PAGE = """<!doctype html>
   <meta charset="utf-8">
   <meta name="viewport" content="width=device-width, initial-scale=1">
   <title>Sign in · Northstar</title>
+  <link rel="icon" href="/_favicon.ico">
   <link rel="stylesheet" href="/vendor/bootstrap/css/bootstrap.min.css">
   <link rel="stylesheet" href="/assets/northstar.css">
 </head>

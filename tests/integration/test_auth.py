@@ -182,6 +182,15 @@ def test_public_paths_answer_without_a_session(site: Site) -> None:
     assert b"Bootstrap" in css.get_data()[:200]
 
 
+def test_the_sign_in_page_names_a_favicon_it_may_load(site: Site) -> None:
+    # Without a link the browser asks for /favicon.ico, which the guard sends to /login.
+    client = site.client()
+    assert b'<link rel="icon" href="/_favicon.ico">' in client.get("/login").get_data()
+    icon = client.get("/_favicon.ico")
+    assert icon.status_code == 200
+    assert icon.mimetype.startswith("image/")
+
+
 def test_metrics_answer_loopback_only(site: Site) -> None:
     assert site.client("127.0.0.1").get("/metrics").status_code == 200
     assert site.client("10.5.0.1").get("/metrics").status_code == 403
