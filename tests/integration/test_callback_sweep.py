@@ -43,6 +43,7 @@ from models.catalog import (
 )
 from models.enums import OrgLevel
 from models.permissions import Permission
+from models.quarantine import QuarantinedRecord
 from models.queries.masking import MASK
 from models.settings import Settings
 from models.writes import EventRow, write_events
@@ -145,7 +146,7 @@ billion rows (or a negative number of them)."""
 
 
 def out_of_scope_values(
-    unit_ids: dict[str, int], incident_ids: Mapping[str, int]
+    unit_ids: dict[str, int], incident_ids: Mapping[str, int], quarantined: Mapping[str, int]
 ) -> tuple[list[Any], list[Any]]:
     """Other units' ids and keys, other units' incidents, and grid requests filtering by
     another unit or by personal data: the ones every role tries on every input, then the
@@ -156,6 +157,10 @@ def out_of_scope_values(
     core = [
         hidden,
         incident_ids[HIDDEN_FEED.key],
+        quarantined[HIDDEN_FEED.key],
+        [quarantined[HIDDEN_FEED.key]],
+        HIDDEN_FEED.key,
+        HOME_FEED.key,
         ROOT_KEY,
         HIDDEN_KEY,
         {"startRow": 0, "endRow": 100, "filterModel": {"unit": unit_filter}},
@@ -184,7 +189,11 @@ def signed_in_roles() -> list[str]:
 
 
 def forged_values(
-    unit_ids: dict[str, int], incident_ids: Mapping[str, int], role: str, slot: int
+    unit_ids: dict[str, int],
+    incident_ids: Mapping[str, int],
+    quarantined: Mapping[str, int],
+    role: str,
+    slot: int,
 ) -> list[Any]:
     """The values forged into input number ``slot`` of a callback for ``role``, each once.
 
@@ -194,7 +203,7 @@ def forged_values(
     on every input, and the sweep stays fast. The user without a role is refused whatever
     it sends, so it tries the core values only.
     """
-    core, more = out_of_scope_values(unit_ids, incident_ids)
+    core, more = out_of_scope_values(unit_ids, incident_ids, quarantined)
     roles = [r.key for r in ROLES]
     rest = [*more, *JUNK]
     share = rest[(slot + roles.index(role)) % len(roles) :: len(roles)] if role in roles else []
@@ -216,6 +225,8 @@ class World:
     """User id by role key (and NO_ROLE, GLOBAL); all but GLOBAL see HOME_KEY only."""
     incidents: dict[str, int]
     """The open incident of each source, by source key."""
+    quarantined: dict[str, int]
+    """A quarantined record of each feed, by source key."""
 
     def path_values(self) -> dict[str, str]:
         """What the sweep puts in each part of the pages' path templates."""
@@ -317,14 +328,45 @@ def open_incidents(engine: Engine, settings: Settings) -> dict[str, int]:
     return found
 
 
+def quarantine_records(engine: Engine) -> dict[str, int]:
+    """One open quarantined record of each feed: the users' carries an in-scope e-mail (masked
+    without pii:view), the veiled one's out-of-scope markers.
+
+    Returns:
+        record ids by source key.
+    """
+    records = {
+        HOME_FEED.key: {"order_id": "in-q1", "customer_email": f"queued{PII_DOMAIN}"},
+        HIDDEN_FEED.key: {"order_id": "zqleak-q1", "customer_email": "spy@quillmoor.example"},
+    }
+    with Session(engine) as session, session.begin():
+        sources = source_ids_by_key(session)
+        found = {}
+        for key, payload in records.items():
+            record = QuarantinedRecord(
+                source_id=sources[key],
+                source_key=key,
+                contract_version=1,
+                payload={**payload, "org_unit": "nowhere", "amount": 1.0},
+                field="org_unit",
+                rule="unknown_org_unit",
+                reason="org unit 'nowhere' does not exist",
+            )
+            session.add(record)
+            session.flush()
+            found[key] = record.id
+    return found
+
+
 @pytest.fixture
 def world(db: Engine, redis_client: redis.Redis, settings: Settings) -> Iterator[World]:
     units, users = seed(db)
     incidents = open_incidents(db, settings)
+    quarantined = quarantine_records(db)
     # Thousands of callbacks from one user in seconds: per-user throttling would answer most.
     unthrottled = settings.model_copy(update={"rate_limit_enabled": False})
     app = create_app(unthrottled, clock=FakeClock())
-    yield World(app, db, units, users, incidents)
+    yield World(app, db, units, users, incidents, quarantined)
     app.extensions["northstar"].close()
 
 
@@ -653,8 +695,11 @@ def test_the_sweep_finds_every_pages_callbacks_and_their_first_values(world: Wor
         assert {component for component, _ in inputs} & {c for c, _ in rendered}, page["path"]
     assert initial[("kpi-params", "data")] == {"kpi": KPI_KEY, "unit": None}
     assert initial[("events-params", "data")]["period"] == "30d"
-    core, more = out_of_scope_values(world.units, world.incidents)
-    every = [forged_values(world.units, world.incidents, role.key, 5) for role in ROLES]
+    core, more = out_of_scope_values(world.units, world.incidents, world.quarantined)
+    every = [
+        forged_values(world.units, world.incidents, world.quarantined, role.key, 5)
+        for role in ROLES
+    ]
     tried = {json.dumps(v) for values in every for v in values}
     assert tried == {json.dumps(v) for v in [*core, *more, *JUNK]}  # shared out, none lost
     assert any(isinstance(v, float) and math.isnan(v) for values in every for v in values)
@@ -673,7 +718,7 @@ def test_forged_callbacks_reveal_nothing_outside_the_scope_and_fail_cleanly(
         client,
         callbacks,
         initial_values(client, world.path_values()),
-        lambda slot: forged_values(world.units, world.incidents, role, slot),
+        lambda slot: forged_values(world.units, world.incidents, world.quarantined, role, slot),
         pii_allowed=Permission.PII_VIEW in permissions,
         caplog=caplog,
     )
@@ -715,7 +760,7 @@ def test_anonymous_callbacks_are_refused_and_do_no_work(world: World) -> None:
     assert anonymous.get("/_dash-dependencies").status_code == 401
     assert anonymous.get("/_dash-layout").status_code == 401
     logged_before = access_rows(world.engine)
-    few = out_of_scope_values(world.units, world.incidents)[0]
+    few = out_of_scope_values(world.units, world.incidents, world.quarantined)[0]
     for callback in callbacks:
         for what, values, changed in variants(callback, initial, lambda _slot: few):
             response = anonymous.post(
