@@ -241,7 +241,6 @@ def record_grid() -> dag.AgGrid:
                 "enableClickSelection": False,
             },
             "suppressFieldDotNotation": True,
-            "overlayNoRowsTemplate": "No quarantined record matches.",
         },
         style={"width": "100%", "height": "520px"},
     )

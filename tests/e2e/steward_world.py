@@ -88,7 +88,8 @@ class Outage:
     """When the simulator's fault cycle began (elapsed 0)."""
     silent_since: dt.datetime
     checked_at: dt.datetime
-    opened: int
+    opened: tuple[int, ...]
+    """The incidents the cycle opened."""
 
 
 def simulate_outage(world: StewardWorld, base_url: str) -> Outage:
@@ -116,7 +117,7 @@ def simulate_outage(world: StewardWorld, base_url: str) -> Outage:
     drain(world.settings)
     report = runner.run_cycle(world.engine, world.settings, now)
     silent_since = started + dt.timedelta(seconds=window.start_s)
-    return Outage(window, started, silent_since, now, report.incidents.opened)
+    return Outage(window, started, silent_since, now, tuple(report.incidents.opened))
 
 
 def newest_event(engine: Engine, source_key: str) -> dt.datetime | None:
@@ -196,8 +197,7 @@ def allow_refunds(world: StewardWorld) -> int:
     """The contract fix: a new version of the orders contract whose amount may be negative.
     Returns the new version."""
     fields = tuple(
-        f.model_copy(update={"min": -100_000.0}) if f.name == "amount" else f
-        for f in ORDERS.fields
+        f.model_copy(update={"min": -100_000.0}) if f.name == "amount" else f for f in ORDERS.fields
     )
     with Session(world.engine) as session, session.begin():
         source = session.scalars(select(Source).where(Source.key == ORDERS.key)).one()
