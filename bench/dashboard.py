@@ -58,7 +58,7 @@ from bench.dashboard_stream import (
 )
 from bench.dashboard_timing import Target, time_calls
 from bench.dashboard_users import Crowd, User, figures
-from bench.ingest_procs import CpuMeter, Processes, Sampler, pids_named
+from bench.ingest_procs import CpuMeter, Processes, Sampler, cpu_groups
 from ingest.demo.catalog import COMPANY_KEY
 from ingest.demo.seed import seed_demo
 from models import migrate
@@ -208,26 +208,6 @@ def warm_cold(run: Run, timers: list[Browser], pages: Pages) -> dict[str, Any]:
     return result
 
 
-def cpu_groups(procs: Processes, engine: Engine) -> dict[str, list[int]]:
-    """Process groups whose CPU is reported; PostgreSQL split into the backends of the bench's
-    database and the rest (WAL writer, checkpointer, other databases' backends)."""
-    with engine.connect() as connection:
-        ours = set(
-            connection.execute(
-                text("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
-            ).scalars()
-        )
-    postgres = pids_named("postgres")
-    return {
-        "users": [os.getpid()],
-        "web": [p for m in procs.named("web") for p in m.pids()],
-        "workers": [p for m in procs.named("worker") for p in m.pids()],
-        "postgresql": [p for p in postgres if p in ours],
-        "postgresql_shared": [p for p in postgres if p not in ours],
-        "redis": pids_named("redis-server"),
-    }
-
-
 def crowd_phase(run: Run, procs: Processes, env: dict[str, str], pages: Pages) -> dict[str, Any]:
     """The simulated users while events stream in through the ingest API."""
     args = run.args
@@ -247,7 +227,7 @@ def crowd_phase(run: Run, procs: Processes, env: dict[str, str], pages: Pages) -
     crowd = Crowd(users, args.interval)
     since, since_at = time.time(), dt.datetime.now(dt.UTC)
     accepted_before = stream.accepted()
-    meter = CpuMeter(cpu_groups(procs, run.engine))
+    meter = CpuMeter(cpu_groups(procs, run.engine, this_process="users"))
     meter.start()
     crowd.start()
     log(f"{len(users)} users, an interaction every {args.interval:.0f} s each, measuring")

@@ -37,7 +37,7 @@ from sqlalchemy.engine import make_url
 
 from bench.ingest_data import Template, World, build_world, copy_rows_of, make_templates
 from bench.ingest_load import Prober, Producers, Tally, percentile
-from bench.ingest_procs import CpuMeter, Processes, Sampler, cpu_seconds, pids_named
+from bench.ingest_procs import CpuMeter, Processes, Sampler, cpu_groups, cpu_seconds
 from ingest import streams
 from models import migrate
 from models.db import make_engine
@@ -132,26 +132,6 @@ def start_processes(
         time.sleep(0.2)
 
 
-def cpu_groups(procs: Processes, engine: Engine) -> dict[str, list[int]]:
-    """Process groups whose CPU is reported: PostgreSQL is split into the backends of the
-    bench's database and the rest (WAL writer, checkpointer, other databases' backends)."""
-    with engine.connect() as connection:
-        ours = set(
-            connection.execute(
-                text("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
-            ).scalars()
-        )
-    postgres = pids_named("postgres")
-    return {
-        "producers": [os.getpid()],
-        "web": [p for m in procs.named("web") for p in m.pids()],
-        "workers": [p for m in procs.named("worker") for p in m.pids()],
-        "postgresql": [p for p in postgres if p in ours],
-        "postgresql_shared": [p for p in postgres if p not in ours],
-        "redis": pids_named("redis-server"),
-    }
-
-
 def run_load(
     label: str,
     producers: Producers,
@@ -165,7 +145,7 @@ def run_load(
     """Run ``producers`` for ``warmup_s`` then a measured ``window_s``; then stop them."""
     producers.start()
     time.sleep(warmup_s)
-    meter = CpuMeter(cpu_groups(procs, engine))
+    meter = CpuMeter(cpu_groups(procs, engine, this_process="producers"))
     before_events, before_accepted = stored_events(engine), producers.total().accepted
     meter.start()
     started = time.monotonic()

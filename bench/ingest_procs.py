@@ -17,6 +17,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sqlalchemy import Engine, text
+
 _TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -216,3 +218,24 @@ class CpuMeter:
         used["other"] = max(0.0, used["machine_busy"] - sum(used[k] for k in self.groups))
         self.cores = {k: round(v / wall, 2) for k, v in used.items()}
         return self.cores
+
+
+def cpu_groups(procs: Processes, engine: Engine, *, this_process: str) -> dict[str, list[int]]:
+    """Process groups whose CPU is reported (this process under ``this_process``): PostgreSQL
+    is split into the backends of the bench's database and the rest (WAL writer,
+    checkpointer, other databases' backends). Backends opened later count as "other"."""
+    with engine.connect() as connection:
+        ours = set(
+            connection.execute(
+                text("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+            ).scalars()
+        )
+    postgres = pids_named("postgres")
+    return {
+        this_process: [os.getpid()],
+        "web": [p for m in procs.named("web") for p in m.pids()],
+        "workers": [p for m in procs.named("worker") for p in m.pids()],
+        "postgresql": [p for p in postgres if p in ours],
+        "postgresql_shared": [p for p in postgres if p not in ours],
+        "redis": pids_named("redis-server"),
+    }
