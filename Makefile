@@ -47,7 +47,7 @@ $(BIN)/ruff format --check .
 $(BIN)/mypy
 endef
 
-.PHONY: help venv services stop-services demo test lint format bench bench-ingest bench-dashboard clean
+.PHONY: help venv services stop-services demo test lint format bench bench-ingest bench-dashboard bench-quality clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -119,6 +119,12 @@ bench-dashboard: venv ## Run bench/dashboard.py (BENCH_ARGS, default --quick) on
 	export REDIS_URL
 	set -x
 	$(BIN)/python bench/dashboard.py $(BENCH_ARGS)
+
+bench-quality: venv ## Time data-quality check cycles over the demo's 30 days on a fresh northstar_qbench
+	@$(call use-db,northstar_qbench,--fresh)
+	# The demo history at scale 1 (DEMO_SCALE), then cold, warm and outage cycles; no Redis needed.
+	set -x
+	$(BIN)/python bench/quality.py --scale $(DEMO_SCALE)
 
 clean: ## Stop private services, then remove .venv and .data
 	@scripts/stop-services.sh --purge

@@ -72,6 +72,18 @@ def _labelled(label: str, control_id: str, control: Any, width: int) -> dbc.Col:
     )
 
 
+def source_options(sources: Sequence[QuarantineSource]) -> list[dict[str, Any]]:
+    """The source filter's choices, each with its open records counted."""
+    return [
+        {"label": f"{s.name} ({s.key}) · {s.open_records:,} open", "value": s.id} for s in sources
+    ]
+
+
+def rule_options(rules: Sequence[tuple[str, int]]) -> list[html.Option]:
+    """The rule-or-reason filter's suggestions: the rules of open records, with their counts."""
+    return [html.Option(f"{n:,} open", value=rule) for rule, n in rules]
+
+
 def filter_bar(
     sources: Sequence[QuarantineSource],
     rules: Sequence[tuple[str, int]],
@@ -80,9 +92,6 @@ def filter_bar(
     match: str | None,
 ) -> dbc.Row:
     """Source, rule or reason (with the rules in use as suggestions), status, received dates."""
-    source_options = [
-        {"label": f"{s.name} ({s.key}) · {s.open_records:,} open", "value": s.id} for s in sources
-    ]
     return dbc.Row(
         [
             _labelled(
@@ -90,7 +99,7 @@ def filter_bar(
                 IDS["source"],
                 dcc.Dropdown(
                     id=IDS["source"],
-                    options=source_options,
+                    options=source_options(sources),
                     value=source_id,
                     placeholder="All sources",
                 ),
@@ -109,10 +118,7 @@ def filter_bar(
                             placeholder="e.g. max, unknown_org_unit",
                             maxLength=200,
                         ),
-                        html.Datalist(
-                            [html.Option(f"{n:,} open", value=rule) for rule, n in rules],
-                            id=IDS["rules"],
-                        ),
+                        html.Datalist(rule_options(rules), id=IDS["rules"]),
                     ]
                 ),
                 3,

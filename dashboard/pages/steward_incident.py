@@ -215,19 +215,24 @@ def _action(action: str, *states: State) -> Callable[[Callable[..., Any]], Calla
     return register
 
 
+NoteAct = Callable[[Session, Principal, int, str], IncidentView]
+
+
+def _with_note(
+    call: CallContext, act: NoteAct, n_clicks: object, incident: object, note: object, done: str
+) -> tuple[Any, Any]:
+    """:func:`_act` for the actions that take the note field and nothing else."""
+    text = params.note(note)
+    return _act(call, lambda s, p, i: act(s, p, i, text), n_clicks, incident, lambda _v: done)
+
+
 @_action("acknowledge", State(IDS["note"], "value"))
 def acknowledge_incident(
     call: CallContext, n_clicks: object, incident: object, note: object
 ) -> tuple[Any, Any]:
     """Acknowledge (with an optional note): the incident stops escalating."""
-    text = params.note(note)
-    return _act(
-        call,
-        lambda s, p, i: actions.acknowledge(s, p, i, text),
-        n_clicks,
-        incident,
-        lambda _view: "Acknowledged: it no longer escalates.",
-    )
+    done = "Acknowledged: it no longer escalates."
+    return _with_note(call, actions.acknowledge, n_clicks, incident, note, done)
 
 
 @_action("assign", State(IDS["assignee"], "value"), State(IDS["note"], "value"))
@@ -257,14 +262,7 @@ def comment_incident(
     call: CallContext, n_clicks: object, incident: object, note: object
 ) -> tuple[Any, Any]:
     """Add the note to the timeline (resolved incidents too)."""
-    text = params.note(note)
-    return _act(
-        call,
-        lambda s, p, i: actions.comment(s, p, i, text),
-        n_clicks,
-        incident,
-        lambda _view: "Comment added.",
-    )
+    return _with_note(call, actions.comment, n_clicks, incident, note, "Comment added.")
 
 
 @_action("resolve", State(IDS["note"], "value"))
@@ -272,11 +270,4 @@ def resolve_incident(
     call: CallContext, n_clicks: object, incident: object, note: object
 ) -> tuple[Any, Any]:
     """Resolve, with the note saying what was done (required)."""
-    text = params.note(note)
-    return _act(
-        call,
-        lambda s, p, i: actions.resolve(s, p, i, text),
-        n_clicks,
-        incident,
-        lambda _view: "Resolved.",
-    )
+    return _with_note(call, actions.resolve, n_clicks, incident, note, "Resolved.")

@@ -38,6 +38,8 @@ from dashboard.components.quarantine_layout import (
     record_detail,
     record_grid,
     record_panel,
+    rule_options,
+    source_options,
     summary,
 )
 from dashboard.components.quarantine_replay import (
@@ -186,6 +188,26 @@ def quarantine_list(
 
 
 @dash.callback(
+    Output(IDS["source"], "options"),
+    Output(IDS["rules"], "children"),
+    Input(IDS["replayed"], "data"),
+    Input(IDS["discarded"], "data"),
+    prevent_initial_call=True,
+)
+@guarded_callback(
+    page=PAGE, permission=MANAGE, on_error=lambda _error: (dash.no_update, dash.no_update)
+)
+def quarantine_choices(call: CallContext, _replayed: object, _discarded: object) -> tuple[Any, ...]:
+    """The source choices' open counts and the rules in use, read again after a replay or a
+    discard changed them (the list shows any refusal for the same inputs)."""
+    with read_connection() as connection:
+        sources = quarantine_sources(connection, call.principal)
+        rules = rules_in_use(connection, call.principal, [s.id for s in sources])
+    call.rows = len(sources)
+    return source_options(sources), rule_options(rules)
+
+
+@dash.callback(
     Output(IDS["record"], "children"),
     Output(IDS["record_panel"], "is_open"),
     Input(IDS["grid"], "cellClicked"),
@@ -233,6 +255,11 @@ def _replay_target(
             f"`northstar quarantine replay --source {target.key}`"
         )
     return target, chosen, None if contract is None else contract.version
+
+
+def _action_refused(error: UserFacingError) -> tuple[Any, ...]:
+    """A refused replay or discard: the reason under its button, the page left as it is."""
+    return error_view(error), dash.no_update
 
 
 def _no_preview(note: Any = "") -> tuple[Any, ...]:
@@ -296,9 +323,7 @@ def _replay(
     State(IDS["preview_store"], "data"),
     prevent_initial_call=True,
 )
-@guarded_callback(
-    page=PAGE, permission=MANAGE, on_error=lambda error: (error_view(error), dash.no_update)
-)
+@guarded_callback(page=PAGE, permission=MANAGE, on_error=_action_refused)
 def replay_records(
     call: CallContext, n_clicks: object, source: object, match: object, preview: object
 ) -> tuple[Any, ...]:
@@ -336,9 +361,7 @@ def replay_records(
     State(IDS["dates"], "end_date"),
     prevent_initial_call=True,
 )
-@guarded_callback(
-    page=PAGE, permission=MANAGE, on_error=lambda error: (error_view(error), dash.no_update)
-)
+@guarded_callback(page=PAGE, permission=MANAGE, on_error=_action_refused)
 def discard_records(
     call: CallContext,
     selected_clicks: object,

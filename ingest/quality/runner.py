@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,6 +57,10 @@ class CycleReport:
     """Results by state (``ok``, ``warning``, ``failing``)."""
     incidents: IncidentChanges = field(default_factory=IncidentChanges)
     duration_s: float = 0.0
+    timings: dict[str, float] = field(default_factory=dict)
+    """Seconds by step, in order: ``setup`` (lock, check catalogue, sources), ``gather`` (the
+    facts read up front), each check's key (summed over the sources), ``store`` (results),
+    ``incidents`` and ``commit``."""
 
     def as_dict(self) -> dict[str, Any]:
         changes = self.incidents
@@ -70,6 +74,7 @@ class CycleReport:
             "relapsed": changes.relapsed,
             "resolved": changes.resolved,
             "duration_s": round(self.duration_s, 3),
+            "timings_s": {step: round(s, 3) for step, s in self.timings.items()},
         }
 
 
@@ -85,6 +90,7 @@ def run_cycle(
     started = time.perf_counter()
     limits = thresholds or Thresholds.from_settings(settings)
     ladder = policy or EscalationPolicy.from_settings(settings)
+    timings: dict[str, float] = defaultdict(float)
     with Session(engine) as session, session.begin():
         connection = session.connection()
         locked = connection.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": _LOCK})
@@ -93,22 +99,36 @@ def run_cycle(
         checks = ensure_checks(connection)
         enabled = [(key, run) for key, run in CHECKS if checks[key].enabled]
         sources = active_sources(connection)
+        mark = _lap(timings, "setup", started)
         context = CheckContext(connection, now, limits, gather(connection, sources, limits, now))
+        mark = _lap(timings, "gather", mark)
         rows: list[ResultRow] = []
         for source in sources:
-            for _, run in enabled:
+            for key, run in enabled:
                 row = run(context, source)
+                mark = _lap(timings, key.value, mark)
                 if row is not None:
                     rows.append(row)
         stored = store_results(connection, checks, rows, now)
+        mark = _lap(timings, "store", mark)
         changes = apply_results(session, stored, checks, ladder, now)
+        mark = _lap(timings, "incidents", mark)
+    _lap(timings, "commit", mark)
     return CycleReport(
         now,
         sources=len(sources),
         states=dict(Counter(r.state.value for r in rows)),
         incidents=changes,
         duration_s=time.perf_counter() - started,
+        timings=dict(timings),
     )
+
+
+def _lap(timings: dict[str, float], step: str, since: float) -> float:
+    """Add the time since ``since`` to ``step``; return the time now (the next lap's start)."""
+    now = time.perf_counter()
+    timings[step] += now - since
+    return now
 
 
 def escalate(

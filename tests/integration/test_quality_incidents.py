@@ -311,5 +311,13 @@ def test_the_cron_jobs_run_a_cycle_and_the_escalation_on_the_wall_clock(
 
     assert report["sources"] == 2
     assert len(report["opened"]) == 2  # neither source ever sent an event
+    # Where the cycle's time went, step by step, for whoever reads the job's result.
+    steps = report["timings_s"]
+    assert list(steps) == [
+        "setup", "gather", "freshness", "completeness", "validity", "volume_anomaly",
+        "referential_integrity", "schema_drift", "reconciliation", "store", "incidents", "commit",
+    ]  # fmt: skip
+    assert all(seconds >= 0 for seconds in steps.values())
+    assert sum(steps.values()) <= report["duration_s"] + 0.01  # rounding, one ms a step
     assert jobs.escalate_incidents() == []
     assert jobs.prune_results() == 0

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, text
 
-from .quality_support import ORDERS, PEOPLE, TICKETS, rows
+from .quality_support import ORDERS, PEOPLE, TICKETS, UNIT2, UNIT3, rows
 from .steward_support import (
     Caller,
     Console,
@@ -298,6 +298,47 @@ def test_a_steward_forging_ids_out_of_scope_or_junk_changes_nothing(console: Con
                 "Invalid input: an incident must be given by its number.",
             ), (action, incident, answer)
     assert snapshot(console.db) == before
+
+
+def _move(console: Console, source_id: int, incident_id: int, unit: int) -> None:
+    """Give a source, and its incident, another owner unit: as if it had opened there."""
+    with console.db.begin() as connection:
+        connection.execute(
+            text("UPDATE sources SET owner_unit_id = :u WHERE id = :s"), {"u": unit, "s": source_id}
+        )
+        connection.execute(
+            text("UPDATE incidents SET owner_unit_id = :u WHERE id = :i"),
+            {"u": unit, "i": incident_id},
+        )
+
+
+def test_a_steward_of_a_sibling_unit_forging_its_incident_changes_nothing(
+    console: Console,
+) -> None:
+    """Units 2 and 3 are siblings (think EMEA and Americas): Rita, a steward of unit 3, clicks
+    every action with the real number of unit 2's incident. Each call reaches the action's own
+    scope check and is refused; the same clicks on an incident of unit 3 work."""
+    _move(console, TICKETS, console.tickets_incident, UNIT2)
+    _move(console, ORDERS, console.orders_incident, UNIT3)
+    regional = Caller(console.client("regional"))
+    before, tickets_steps = snapshot(console.db), steps(console.db, console.tickets_incident)
+    for action, values in _each_action(console.tickets_incident):
+        answer = act(regional, action, *values)
+        assert answer == "Not allowed: no such incident in your scope.", action
+    shown = detail(regional, console.tickets_incident)
+    assert "Not allowed: no such incident in your scope." in texts(shown[DETAIL])
+    assert f"#{console.tickets_incident} " not in queue(regional)
+    assert snapshot(console.db) == before
+    for action in ("acknowledge", "assign", "comment", "resolve"):
+        assert access_outcomes(console.db, PEOPLE.regional, f"{action}_incident") == ["denied"]
+
+    assert "Acknowledged" in act(regional, "acknowledge", console.orders_incident, "Mine.")
+    assert "Resolved." in act(regional, "resolve", console.orders_incident, "Fixed here.")
+    assert steps(console.db, console.orders_incident)[-2:] == [
+        ("acknowledged", "Rita Regional", "Mine."),
+        ("resolved", "Rita Regional", "Fixed here."),
+    ]
+    assert steps(console.db, console.tickets_incident) == tickets_steps
 
 
 def test_anonymous_requests_are_refused_before_any_work(console: Console) -> None:

@@ -41,6 +41,7 @@ from models.sources import Source
 
 from .auth_support import ACTOR, PASSWORD, FakeClock, page_request, sign_in
 from .drain_support import TEST_SETTINGS, run_burst_worker, services
+from .steward_support import prop
 
 __all__ = ["services"]  # fixture
 
@@ -86,9 +87,10 @@ ROLES = (
         builtin=False,
     ),
 )
-SAM, RITA, EVE, CLEO, AUDE, NORA, IAN = (
+SAM, RITA, WES, EVE, CLEO, AUDE, NORA, IAN = (
     "sam@example.com",
     "rita@example.com",
+    "wes@example.com",
     "eve@example.com",
     "cleo@example.com",
     "aude@example.com",
@@ -98,6 +100,7 @@ SAM, RITA, EVE, CLEO, AUDE, NORA, IAN = (
 USERS = (
     UserSpec(SAM, "Sam Steward", ("steward",), ("acme",)),
     UserSpec(RITA, "Rita East", ("steward",), ("east",)),
+    UserSpec(WES, "Wes West", ("steward",), ("west",)),
     UserSpec(EVE, "Eve Executive", ("executive",), ("acme",)),
     UserSpec(CLEO, "Cleo Clerk", ("clerk",), ("acme",)),
     UserSpec(AUDE, "Aude Auditor", ("auditor",), ("acme",)),
@@ -304,6 +307,8 @@ DISCARD_STATE = [
 ]
 RECORD_OUT = [(IDS["record"], "children"), (IDS["record_panel"], "is_open")]
 RECORD_IN = [(IDS["grid"], "cellClicked")]
+CHOICES_OUT = [(IDS["source"], "options"), (IDS["rules"], "children")]
+CHOICES_IN = [(IDS["replayed"], "data"), (IDS["discarded"], "data")]
 
 
 def _deps(props: Sequence[Prop], values: Sequence[Any]) -> list[dict[str, Any]]:
@@ -398,6 +403,18 @@ def discard(
     trigger = DISCARD_IN[1] if matching else DISCARD_IN[0]
     values = [*clicks, selected, reason, source, match, "open", None, None]
     return post(client, DISCARD_OUT, DISCARD_IN, values, state=DISCARD_STATE, changed=trigger)
+
+
+def choices(
+    client: FlaskClient, replayed: Any = None, discarded: Any = None
+) -> tuple[dict[int, str], dict[str, str]]:
+    """The filters' choices as read again after a replay (or, given ``discarded``, a discard):
+    the source dropdown's labels by source id, the rule suggestions' counts by rule."""
+    trigger = CHOICES_IN[0] if discarded is None else CHOICES_IN[1]
+    answer = post(client, CHOICES_OUT, CHOICES_IN, [replayed, discarded], changed=trigger)
+    labels = {o["value"]: o["label"] for o in answer[IDS["source"]]["options"]}
+    rules = {o["props"]["value"]: o["props"]["children"] for o in answer[IDS["rules"]]["children"]}
+    return labels, rules
 
 
 def quarantine(engine: Engine) -> dict[str, tuple[str, str, int | None, int | None, str | None]]:
@@ -599,6 +616,30 @@ def test_preview_then_replay_after_a_contract_fix_reingests_exactly_what_now_pas
     assert "preview the replay first" not in text_of(preview(sam, orders, "max"))
 
 
+def test_after_a_replay_or_a_discard_the_filters_show_the_new_open_counts(world: World) -> None:
+    sam, orders, returns = world.client(SAM), world.sources["orders"], world.sources["returns"]
+    page = sam.post(UPDATE, json=page_request("/steward/quarantine")).get_data(as_text=True)
+    shown = {o["value"]: o["label"] for o in prop(page, IDS["source"], "options")}
+    assert shown == {orders: "Orders (orders) · 7 open", returns: "Returns (returns) · 1 open"}
+
+    fix_contract(world, 1000)
+    stored = preview(sam, orders, "max")[IDS["preview_store"]]["data"]
+    replayed = replay(sam, orders, "max", stored)[IDS["replayed"]]["data"]
+    labels, rules = choices(sam, replayed=replayed)
+    assert labels == {orders: "Orders (orders) · 5 open", returns: "Returns (returns) · 1 open"}
+    assert rules["max"] == "2 open"  # "huge" (still over the max) and the returns' record
+
+    huge = record_ids(world.engine)["huge"]
+    discarded = discard(sam, selected=[{"id": str(huge)}])[IDS["discarded"]]["data"]
+    labels, rules = choices(sam, replayed, discarded)
+    assert labels[orders] == "Orders (orders) · 4 open"
+    assert rules["max"] == "1 open"
+    assert rules["unknown_org_unit"] == "1 open"
+
+    # The choices are the user's own: the east steward's list holds her source only.
+    assert choices(world.client(RITA), replayed)[0] == {returns: "Returns (returns) · 1 open"}
+
+
 def test_a_replay_previewed_before_another_contract_change_must_be_previewed_again(
     world: World,
 ) -> None:
@@ -695,6 +736,7 @@ def test_without_quarantine_manage_forged_calls_are_refused_and_change_nothing(
     assert REFUSED in text_of(discard(eve, matching=True, source=orders))
     cell = {"rowId": str(ids["huge"])}
     assert REFUSED in text_of(post(eve, RECORD_OUT, RECORD_IN, [cell]))
+    assert post(eve, CHOICES_OUT, CHOICES_IN, [{"n": 1}, None]) == {}  # nothing to show
     page = eve.post(UPDATE, json=page_request("/steward/quarantine"))
     assert REFUSED in page.get_data(as_text=True)
     assert snapshot(world) == before
@@ -720,6 +762,50 @@ def test_out_of_scope_sources_and_records_are_refused_and_change_nothing(world: 
     assert no_record in text_of(post(rita, RECORD_OUT, RECORD_IN, [{"rowId": str(ids["huge"])}]))
     # Her own record stays open too: the whole action was refused.
     assert snapshot(world) == before
+
+
+def test_a_steward_of_a_sibling_region_forging_its_records_changes_nothing(world: World) -> None:
+    """West and east are siblings: a west steward sends the east source's real ids, with a
+    real click and a stored preview, to every action; each reaches the scope check and is
+    refused, and the same calls by the east steward work (so the refusal is the scope's)."""
+    fix_contract(world, 1000)
+    before = snapshot(world)
+    returns, record = world.sources["returns"], record_ids(world.engine)[f"{EAST_MARKER}-1"]
+    wes = world.client(WES)
+    no_source = "Not allowed: no such source in your scope."
+    no_record = "Not allowed: no such quarantined record in your scope."
+    stored = {"source": returns, "match": "max", "version": 1}
+
+    assert rows(listing(wes)) == []
+    assert no_source in text_of(listing(wes, source=returns))
+    assert no_source in text_of(preview(wes, returns, "max"))
+    assert no_source in text_of(replay(wes, returns, "max", stored))
+    assert no_record in text_of(discard(wes, selected=[{"id": str(record)}]))
+    assert no_source in text_of(discard(wes, matching=True, source=returns, match="max"))
+    assert no_record in text_of(post(wes, RECORD_OUT, RECORD_IN, [{"rowId": str(record)}]))
+    assert snapshot(world) == before
+    with world.engine.connect() as connection:
+        refused = connection.execute(
+            text(
+                "SELECT action, outcome FROM access_log WHERE user_id = :u "
+                "AND action IN ('preview_replay', 'replay_records', 'discard_records')"
+            ),
+            {"u": world.users[WES]},
+        ).all()
+    assert sorted(refused) == sorted(
+        [("preview_replay", "denied"), ("replay_records", "denied")]
+        + [("discard_records", "denied")] * 2
+    )
+
+    rita = world.client(RITA)
+    assert alert_of(preview(rita, returns, "max"), IDS["preview_note"]) == (
+        "Against contract v1 of Returns: 0 would now pass, 1 still fail (max 1)."
+    )
+    assert (
+        alert_of(discard(rita, selected=[{"id": str(record)}]), IDS["discard_note"])
+        == "Discarded 1 record (returns 1)."
+    )
+    assert quarantine(world.engine)[f"{EAST_MARKER}-1"][0] == "discarded"
 
 
 JUNK: tuple[Any, ...] = (
