@@ -23,7 +23,7 @@ from ingest.api_batch import Accepted, accept_batch
 from ingest.api_bodies import EVENT_TYPES, UPLOAD_TYPES, BodyError, read_batch
 from ingest.contracts import CompiledContract
 from ingest.runtime import Services
-from ingest.sources_cache import EdgeCatalog, SourcesCache
+from ingest.sources_cache import EdgeCatalog, KeyUsage, SourcesCache
 from ingest.streams import Backpressure
 
 log = logging.getLogger(__name__)
@@ -40,11 +40,12 @@ _encoder = msgspec.json.Encoder()
 class _State:
     services: Services
     cache: SourcesCache
+    usage: KeyUsage
 
 
 def init_app(server: Flask, services: Services) -> None:
     """Register ``/api/v1`` on ``server``; nothing is loaded until the first request."""
-    server.extensions[_STATE] = _State(services, SourcesCache(services))
+    server.extensions[_STATE] = _State(services, SourcesCache(services), KeyUsage(services))
     server.register_blueprint(blueprint)
 
 
@@ -128,7 +129,8 @@ def _ingest(source_key: str, allowed: tuple[str, ...]) -> Response:
         )
     state = _state()
     settings = state.services.settings
-    compiled = _authorise(_catalog(state), source_key)
+    compiled, key_id = _authorise(_catalog(state), source_key)
+    state.usage.mark(key_id, dt.datetime.now(dt.UTC))
     try:
         batch = read_batch(request, allowed, settings.ingest_max_bytes)
     except BodyError as exc:
@@ -186,8 +188,9 @@ def _bearer_token() -> str:
     return token
 
 
-def _authorise(catalog: EdgeCatalog, source_key: str) -> CompiledContract:
-    """The source's compiled contract, once the key is valid and may post to this source.
+def _authorise(catalog: EdgeCatalog, source_key: str) -> tuple[CompiledContract, int]:
+    """The source's compiled contract and the key's id, once the key is valid and may post
+    to this source.
 
     The key is checked before the source is looked up, so that a caller without a valid key
     cannot tell which source keys exist.
@@ -219,7 +222,7 @@ def _authorise(catalog: EdgeCatalog, source_key: str) -> CompiledContract:
     compiled = catalog.contracts.get(source.id)
     if compiled is None:
         raise ApiError(409, "no_contract", f"source {source_key!r} has no contract yet")
-    return compiled
+    return compiled, key.key_id
 
 
 def _trigger_drain(services: Services, partitions: Sequence[int], *, rejections: bool) -> None:

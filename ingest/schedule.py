@@ -14,7 +14,7 @@ from __future__ import annotations
 import importlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import redis
@@ -23,6 +23,8 @@ from rq.cron import CronJob, CronScheduler
 from rq.defaults import DEFAULT_CRON_JOB_HISTORY_LIMIT, DEFAULT_CRON_JOB_HISTORY_TTL
 from rq.job import Job
 from rq.serializers import JSONSerializer
+
+from models.settings import Settings
 
 RESULT_TTL_S = 300
 FAILURE_TTL_S = 7 * 86_400
@@ -38,6 +40,8 @@ class Periodic:
     every_s: int
     timeout_s: int
     why: str
+    every_setting: str | None = None
+    """A Settings field that overrides ``every_s`` (see :func:`configured`)."""
 
 
 SCHEDULE: tuple[Periodic, ...] = (
@@ -77,6 +81,21 @@ SCHEDULE: tuple[Periodic, ...] = (
         why="escalate unacknowledged incidents whose severity's delay has passed",
     ),
     Periodic(
+        "requeue-notifications",
+        "ingest.notify.jobs.requeue_due",
+        every_s=15,
+        timeout_s=60,
+        why="enqueue pending e-mail and webhook deliveries that are due (first tries, retries)",
+    ),
+    Periodic(
+        "evaluate-alerts",
+        "ingest.alerts.jobs.evaluate_alerts",
+        every_s=30,
+        timeout_s=60,
+        why="judge every active alert rule, announce firings, open reviews (interval: setting)",
+        every_setting="alert_every_s",
+    ),
+    Periodic(
         "prune-quality-results",
         "ingest.quality.jobs.prune_results",
         every_s=3600,
@@ -91,6 +110,16 @@ SCHEDULE: tuple[Periodic, ...] = (
         why="create partitions ahead and apply retention",
     ),
 )
+
+
+def configured(
+    settings: Settings, schedule: tuple[Periodic, ...] = SCHEDULE
+) -> tuple[Periodic, ...]:
+    """``schedule`` with each interval that names a setting taken from ``settings``."""
+    return tuple(
+        replace(p, every_s=int(getattr(settings, p.every_setting))) if p.every_setting else p
+        for p in schedule
+    )
 
 
 def resolve(path: str) -> Callable[[], Any]:

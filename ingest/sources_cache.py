@@ -4,24 +4,43 @@ The API must not query PostgreSQL per request. Each process keeps the whole (sma
 the edge needs and checks one Redis counter, ``northstar:catalog:version``, per request: any
 process that changes sources, contracts or keys calls :func:`bump_catalog_version` after it
 commits, and every web process reloads on its next request. A reload also happens after
-``MAX_AGE_S`` as a safety net for a change whose bump was missed.
+``MAX_AGE_S`` as a safety net for a change whose bump was missed: a revoked key is refused from
+the next request after the bump, and within ``MAX_AGE_S`` if the bump was lost.
+
+:class:`KeyUsage` keeps ``source_api_keys.last_used_at`` current to within ``USE_INTERVAL_S``
+without a database write per request: a process-local timer, then a Redis ``SET NX EX`` shared
+by every process, then one UPDATE by primary key.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import logging
 import threading
 import time
 from dataclasses import dataclass, field
 
 import redis
+from sqlalchemy.exc import SQLAlchemyError
 
 from ingest.contracts import CompiledContract, compile_contract
 from ingest.runtime import Services
-from models.api_keys import EdgeKey, EdgeSource, edge_sources, hash_key, unrevoked_keys
+from models.api_keys import (
+    EdgeKey,
+    EdgeSource,
+    edge_sources,
+    hash_key,
+    touch_key,
+    unrevoked_keys,
+)
 from models.contracts import Contract
 
+log = logging.getLogger(__name__)
 CATALOG_VERSION_KEY = "northstar:catalog:version"
 MAX_AGE_S = 60.0
+KEY_USED_PREFIX = "northstar:key-used:"
+USE_INTERVAL_S = 60
+"""``last_used_at`` of a key is at most this old (while the key is in use)."""
 
 
 def bump_catalog_version(client: redis.Redis) -> int:
@@ -98,3 +117,29 @@ class SourcesCache:
                 self._compiled[cache_key] = compile_contract(source.id, source.key, contract)
             contracts[source.id] = self._compiled[cache_key]
         return EdgeCatalog(version, time.monotonic(), sources, keys, contracts)
+
+
+class KeyUsage:
+    """Records when keys are used, at most once per ``USE_INTERVAL_S`` per key across all
+    processes, so admins see ``last_used_at`` without a database write per request."""
+
+    def __init__(self, services: Services) -> None:
+        self._services = services
+        self._marked: dict[int, float] = {}
+
+    def mark(self, key_id: int, now: dt.datetime) -> None:
+        """Note a use of the key; never raises (a lost mark costs a minute of precision)."""
+        moment = time.monotonic()
+        last = self._marked.get(key_id)
+        if last is not None and moment - last < USE_INTERVAL_S:
+            return
+        self._marked[key_id] = moment
+        try:
+            first = self._services.redis.set(
+                f"{KEY_USED_PREFIX}{key_id}", b"1", nx=True, ex=USE_INTERVAL_S
+            )
+            if first:
+                with self._services.engine.begin() as connection:
+                    touch_key(connection, key_id, now)
+        except (redis.RedisError, SQLAlchemyError) as exc:
+            log.warning("could not record the use of API key %s: %s", key_id, exc)

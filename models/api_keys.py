@@ -14,7 +14,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, func, select, update
 from sqlalchemy.orm import Session
 
 from models.audit import Actor, record_change
@@ -72,19 +72,25 @@ def revoke_key(session: Session, key_id_or_prefix: int | str, actor: Actor) -> S
     """
     key = _find_key(session, key_id_or_prefix)
     if key.revoked_at is None:
-        key.revoked_at = dt.datetime.now(dt.UTC)
         source_key = session.scalar(select(Source.key).where(Source.id == key.source_id))
-        record_change(
-            session,
-            actor,
-            "source_api_key.revoke",
-            "source",
-            source_key,
-            before={"prefix": key.prefix, "revoked_at": None},
-            after={"prefix": key.prefix, "revoked_at": key.revoked_at},
-        )
-        session.flush()
+        revoke(session, key, actor, source_key)
     return key
+
+
+def revoke(session: Session, key: SourceApiKey, actor: Actor, source_key: str | None) -> None:
+    """Revoke ``key`` now (audited with before and after; the caller commits). The ingest
+    edge refuses it once the caller has bumped the catalogue version after the commit."""
+    key.revoked_at = dt.datetime.now(dt.UTC)
+    record_change(
+        session,
+        actor,
+        "source_api_key.revoke",
+        "source",
+        source_key,
+        before={"prefix": key.prefix, "label": key.label, "revoked_at": None},
+        after={"prefix": key.prefix, "label": key.label, "revoked_at": key.revoked_at},
+    )
+    session.flush()
 
 
 def list_keys(session: Session, source: Source) -> list[SourceApiKey]:
@@ -111,6 +117,19 @@ def verify_key(
         )
     ).first()
     return None if row is None else (row[0], row[1])
+
+
+def touch_key(connection: Connection, key_id: int, at: dt.datetime) -> None:
+    """Record that the key was used at ``at`` (the ingest edge calls it at most once a
+    minute per key; an older time never overwrites a newer one)."""
+    connection.execute(
+        update(SourceApiKey)
+        .where(
+            SourceApiKey.id == key_id,
+            (SourceApiKey.last_used_at.is_(None)) | (SourceApiKey.last_used_at < at),
+        )
+        .values(last_used_at=at)
+    )
 
 
 # --- what the ingest edge caches -----------------------------------------------------------

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from models import facts, kpis, logs, notifications, org, quarantine, sources, users
+from models import channels, facts, kpis, logs, notifications, org, quarantine, sources, users
+from models.admin import tables as admin
+from models.alerts import tables as alerts
 from models.base import metadata
 from models.quality import tables as quality
 
 __all__ = [
+    "admin",
+    "alerts",
+    "channels",
     "facts",
     "kpis",
     "logs",

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import ipaddress
 import math
 from collections import Counter
 from enum import StrEnum
 from functools import lru_cache
-from typing import Annotated
+from typing import Annotated, Literal
 
 from limits import parse_many
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -158,6 +159,24 @@ class Settings(BaseSettings):
     metrics_token: str | None = Field(default=None, validation_alias="NORTHSTAR_METRICS_TOKEN")
     """Bearer token for ``/metrics`` from other hosts; loopback scrapes need none."""
 
+    # Admin console: one-time account links and access reviews (docs/admin.md).
+    invite_link_ttl_s: PositiveInt = Field(
+        default=72 * 3600, validation_alias="NORTHSTAR_INVITE_LINK_TTL_S"
+    )
+    """How long a new user's invitation link may be used to choose a password."""
+    reset_link_ttl_s: PositiveInt = Field(
+        default=24 * 3600, validation_alias="NORTHSTAR_RESET_LINK_TTL_S"
+    )
+    """How long a password-reset link made by an admin may be used."""
+    access_review_unused_days: PositiveInt = Field(
+        default=90, validation_alias="NORTHSTAR_ACCESS_REVIEW_UNUSED_DAYS"
+    )
+    """A grant not used for this many days is flagged in the access review."""
+    access_review_due_days: PositiveInt = Field(
+        default=14, validation_alias="NORTHSTAR_ACCESS_REVIEW_DUE_DAYS"
+    )
+    """The due date a new campaign's form offers: this many days after today."""
+
     # Dashboard answer cache and live refresh (dashboard/cache/, docs/dashboard.md).
     cache_ttl_s: int = Field(default=300, ge=0, validation_alias="NORTHSTAR_CACHE_TTL_S")
     """How long a cached query answer is kept in Redis; 0 turns the answer cache off."""
@@ -220,6 +239,77 @@ class Settings(BaseSettings):
     dq_results_retention_days: PositiveInt = Field(
         default=90, validation_alias="NORTHSTAR_DQ_RESULTS_RETENTION_DAYS"
     )
+
+    # Threshold alerts and reviews (ingest/alerts, docs/alerts.md).
+    alert_every_s: PositiveInt = Field(default=30, validation_alias="NORTHSTAR_ALERT_EVERY_S")
+    """How often the cron scheduler enqueues the evaluation of every active alert rule."""
+    review_min_severity: Literal["info", "warning", "critical"] = Field(
+        default="warning", validation_alias="NORTHSTAR_REVIEW_MIN_SEVERITY"
+    )
+    """A firing alert of at least this severity opens a review (repeats update it)."""
+    review_due_days: PositiveInt = Field(default=7, validation_alias="NORTHSTAR_REVIEW_DUE_DAYS")
+    """A new review is due this many days after it opened."""
+
+    # Admin console (docs/admin-sources.md).
+    admin_preview_records: PositiveInt = Field(
+        default=1000, le=20_000, validation_alias="NORTHSTAR_ADMIN_PREVIEW_RECORDS"
+    )
+    """Newest stored events, and newest quarantined records, a contract preview re-checks."""
+    log_export_max_rows: PositiveInt = Field(
+        default=50_000, le=1_000_000, validation_alias="NORTHSTAR_LOG_EXPORT_MAX_ROWS"
+    )
+    """The most rows one CSV export of the access or audit log may hold."""
+
+    # Notifications: webhooks and e-mail (ingest/notify, docs/notifications.md).
+    public_url: str | None = Field(default=None, validation_alias="NORTHSTAR_PUBLIC_URL")
+    """The dashboard's address as users reach it (``https://northstar.example.com``): links in
+    e-mails and webhooks are made absolute with it; unset, they are sent as paths."""
+    webhook_allowed_hosts: str = Field(
+        default="", validation_alias="NORTHSTAR_WEBHOOK_ALLOWED_HOSTS"
+    )
+    """Comma-separated hosts webhooks may be sent to: ``hooks.slack.com``, ``*.example.com``
+    (its subdomains), ``*`` (any host); empty: every webhook is refused."""
+    webhook_allowed_networks: str = Field(
+        default="", validation_alias="NORTHSTAR_WEBHOOK_ALLOWED_NETWORKS"
+    )
+    """Comma-separated CIDRs (``10.20.0.0/16``) that webhooks may reach although they are
+    private, loopback or otherwise non-public; plain http is accepted only to these."""
+    notify_timeout_s: float = Field(
+        default=10.0, gt=0, le=120, validation_alias="NORTHSTAR_NOTIFY_TIMEOUT_S"
+    )
+    """Bound of each network step of a delivery: name lookup, connect, each read."""
+    notify_max_attempts: PositiveInt = Field(
+        default=8, validation_alias="NORTHSTAR_NOTIFY_MAX_ATTEMPTS"
+    )
+    notify_backoff_s: float = Field(
+        default=30.0, gt=0, validation_alias="NORTHSTAR_NOTIFY_BACKOFF_S"
+    )
+    """Wait after the first failed attempt; it doubles after each further one."""
+    notify_backoff_max_s: float = Field(
+        default=3600.0, gt=0, validation_alias="NORTHSTAR_NOTIFY_BACKOFF_MAX_S"
+    )
+    smtp_host: str | None = Field(default=None, validation_alias="NORTHSTAR_SMTP_HOST")
+    """The SMTP server e-mail notifications go through; unset: e-mails are refused."""
+    smtp_port: int = Field(default=587, gt=0, lt=65536, validation_alias="NORTHSTAR_SMTP_PORT")
+    smtp_username: str | None = Field(default=None, validation_alias="NORTHSTAR_SMTP_USERNAME")
+    smtp_password: SecretStr | None = Field(
+        default=None, validation_alias="NORTHSTAR_SMTP_PASSWORD"
+    )
+    smtp_from: str = Field(
+        default="Northstar <northstar@localhost>", validation_alias="NORTHSTAR_SMTP_FROM"
+    )
+    smtp_starttls: bool = Field(default=True, validation_alias="NORTHSTAR_SMTP_STARTTLS")
+
+    @field_validator("webhook_allowed_networks")
+    @classmethod
+    def _networks_parse(cls, value: str) -> str:
+        for item in (part.strip() for part in value.split(",")):
+            if item:
+                try:
+                    ipaddress.ip_network(item, strict=False)
+                except ValueError as exc:
+                    raise ValueError(f"{item!r} is not a network such as 10.0.0.0/8") from exc
+        return value
 
     @field_validator("rate_limit")
     @classmethod

@@ -77,3 +77,5 @@ class UserScope(Base):
     )
     granted_at: Mapped[CreatedAt]
     granted_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    last_used_at: Mapped[dt.datetime | None]
+    """The last day the user made a request with this grant (models.admin.usage)."""

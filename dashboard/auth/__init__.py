@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from dashboard.auth import guard, login
+from dashboard.auth import guard, invite, login
 from dashboard.auth.access_log import AccessSink, DatabaseAccessSink
 from dashboard.auth.policy import ACCESS_SINK_KEY, SERVICES_KEY
 from dashboard.auth.sessions import SYSTEM_CLOCK, Clock
@@ -34,4 +34,5 @@ def init_app(
     server.extensions[SERVICES_KEY] = services
     server.extensions[ACCESS_SINK_KEY] = access_sink or DatabaseAccessSink(services.engine)
     login.init_app(server, clock)
+    invite.init_app(server)
     guard.init_app(server)

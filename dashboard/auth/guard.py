@@ -2,8 +2,9 @@
 
 Public: the sign-in form and its POST, ``/healthz``, ``/readyz``, static files (Dash's component
 suites, ``/assets/``, the vendored Bootstrap under ``/vendor/``, the favicon) and the ingest API
-``/api/v1`` (source API keys, never sessions). ``/metrics`` answers loopback clients, or others
-with ``Authorization: Bearer <NORTHSTAR_METRICS_TOKEN>``. Anonymous page requests are redirected
+``/api/v1`` (source API keys, never sessions), and ``/invite/<token>`` (one-time links to set a
+password). ``/metrics`` answers loopback clients, or others with ``Authorization: Bearer
+<NORTHSTAR_METRICS_TOKEN>``. Anonymous page requests are redirected
 to ``/login?next=…``; anonymous Dash requests (``/_dash-*``) get 401 JSON, never a redirect.
 """
 
@@ -21,7 +22,9 @@ from dashboard.auth.policy import SERVICES_KEY
 from ingest.runtime import Services
 
 PUBLIC_PATHS = frozenset({LOGIN_PATH, "/healthz", "/readyz", "/_favicon.ico", "/api/v1"})
-PUBLIC_PREFIXES = ("/api/v1/", "/_dash-component-suites/", "/assets/", "/vendor/")
+PUBLIC_PREFIXES = ("/api/v1/", "/_dash-component-suites/", "/assets/", "/vendor/", "/invite/")
+"""``/invite/<token>`` sets a password through a one-time link (dashboard/auth/invite.py): it
+answers one page for every invalid token and throttles them per address."""
 METRICS_PATH = "/metrics"
 JSON_PREFIXES = ("/_dash-", "/_reload-hash")
 

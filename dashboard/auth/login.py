@@ -110,6 +110,8 @@ def load_user(user_id: str) -> SignedInUser | None:
         session.clear()
         return None
     sessions.touch(session, now)
+    services = current_services()
+    sessions.mark_grant_use(services.engine, account, now, services.settings.statement_timeout_ms)
     return SignedInUser(account)
 
 

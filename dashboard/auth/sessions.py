@@ -10,19 +10,26 @@ user is deactivated, after ``session_idle_timeout_s`` without a request, and
 
 from __future__ import annotations
 
+import datetime as dt
+import logging
 import secrets
 import time
 from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import Engine, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from models import db as database
+from models.admin import usage
 from models.audit import Actor, record_change
 from models.queries.principals import Account
 from models.settings import Settings
 from models.users import User
+
+log = logging.getLogger(__name__)
 
 Clock = Callable[[], float]
 """Seconds since the epoch; injected so tests can move time without sleeping."""
@@ -95,6 +102,20 @@ def touch(session: MutableMapping[str, Any], now: float) -> None:
     seen = _number(session.get(LAST_SEEN))
     if seen is not None and now - seen >= TOUCH_EVERY_S:
         session[LAST_SEEN] = now
+
+
+def mark_grant_use(engine: Engine, account: Account, now: float, timeout_ms: int) -> None:
+    """Mark the user's grants used today, on the first request of the day only (one small
+    write a day per active user; docs/admin.md). A failed mark is logged and retried by the
+    next request: it must not refuse a valid session."""
+    at = dt.datetime.fromtimestamp(now, dt.UTC)
+    if not usage.is_stale(account.grants_used_at, at):
+        return
+    try:
+        with database.write_session(engine, timeout_ms) as db:
+            usage.record_grant_use(db.connection(), account.user_id, at)
+    except SQLAlchemyError:
+        log.warning("could not mark the grants of user %s as used", account.user_id, exc_info=True)
 
 
 def forget(session: MutableMapping[str, Any]) -> None:

@@ -7,7 +7,7 @@ import redis
 
 from dashboard.commands.common import Runtime
 from ingest.jobs import QUEUE
-from ingest.schedule import SCHEDULE, build_scheduler
+from ingest.schedule import build_scheduler, configured
 
 
 @click.command()
@@ -15,12 +15,13 @@ from ingest.schedule import SCHEDULE, build_scheduler
 @click.pass_obj
 def cron(runtime: Runtime, list_: bool) -> None:
     """Enqueue the periodic jobs (sweep, pulls, drift, maintenance) until SIGINT/SIGTERM."""
-    for periodic in SCHEDULE:
+    schedule = configured(runtime.settings)  # intervals some settings override
+    for periodic in schedule:
         click.echo(f"{periodic.name:<18} every {periodic.every_s:>5} s  {periodic.func}")
     if list_:
         return
     connection = redis.Redis.from_url(runtime.settings.redis_url)
     try:
-        build_scheduler(connection, QUEUE).start()  # type: ignore[no-untyped-call]
+        build_scheduler(connection, QUEUE, schedule).start()  # type: ignore[no-untyped-call]
     finally:
         connection.close()

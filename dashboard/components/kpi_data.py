@@ -13,6 +13,7 @@ from typing import NamedTuple
 from dashboard.cache import CallCache, catalog, reads
 from dashboard.cache.answers import Answer
 from dashboard.cache.lazy import Connect
+from dashboard.components.review_marks import ReviewNote, page_reviews
 from dashboard.summary import (
     PeriodChoice,
     auto_granularity,
@@ -62,6 +63,8 @@ class KpiPageData(NamedTuple):
     """Data-quality badge per source id."""
     badge: Badge
     """The KPI's badge: the worst of its sources'."""
+    reviews: tuple[ReviewNote, ...] = ()
+    """Open reviews and decisions since the period's start (``components.review_marks``)."""
 
     @property
     def rows(self) -> int:
@@ -130,6 +133,7 @@ def load_page(
         cache, connect, kpi, unit, period.previous, limits=limits
     )
     lineage = reads.lineage(cache, connect, kpi, now)
+    reviews = page_reviews(cache, connect, kpi, unit, period, now)
     # Taken in the order the page used to read them: a refusal (too many buckets) comes first.
     current_series = series.get()
     found = facts.get()
@@ -147,4 +151,5 @@ def load_page(
         lineage=lineage.get(),
         badges={source_id: grade_source(f, now) for source_id, f in found.items()},
         badge=kpi_badge(kpi.source_ids, found, now),
+        reviews=tuple(reviews.get()),
     )

@@ -8,6 +8,7 @@ from dash import dcc, html
 
 from dashboard.components.breakdown import events_href
 from dashboard.components.kpi_data import KpiPageData
+from dashboard.components.review_marks import review_strip
 from dashboard.summary import (
     PERIOD_LABELS,
     PREVIOUS_LABELS,
@@ -65,6 +66,7 @@ def header(data: KpiPageData, choice: PeriodChoice, now: dt.datetime) -> html.Di
                 ]
             ),
             html.P(page_summary(data, choice, now), id=SUMMARY_ID, className="lead fs-6 mt-2"),
+            review_strip(data.reviews),
             dcc.Link(
                 "See the events behind this number →",
                 href=events_href(kpi.key, data.unit.key, choice.value),

@@ -27,7 +27,9 @@ from dashboard.components.breakdown import breadcrumb, breakdown_card, breakdown
 from dashboard.components.kpi_data import KpiPageData, KpiRequest, load_page, parse_request
 from dashboard.components.kpi_head import header
 from dashboard.components.lineage import definition_card
+from dashboard.components.review_marks import marks
 from dashboard.components.trend import granularity_selector, trend_card, trend_note
+from dashboard.figures.alerts import with_review_marks
 from dashboard.figures.breakdown import breakdown_figure
 from dashboard.figures.spec import Figure
 from dashboard.figures.trend import references, trend_figure
@@ -74,13 +76,15 @@ def trend_view(data: KpiPageData, request: KpiRequest) -> str:
     """A digest of what the trend figure's layout depends on: when a live refresh finds the
     browser drawing the same, only the figure's data is sent."""
     parts = (data.kpi.key, data.kpi.name, data.kpi.unit, str(data.unit.id), request.period.value)
-    return hashlib.sha256("\x1f".join((*parts, data.granularity.value)).encode()).hexdigest()[:16]
+    marked = tuple(f"{m.id}:{m.open}:{m.at.isoformat()}" for m in marks(data.reviews))
+    text = "\x1f".join((*parts, data.granularity.value, *marked))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def trend(data: KpiPageData, view: str) -> Figure:
     """The trend figure; its ``uirevision`` is the view digest."""
     kpi = data.kpi
-    return trend_figure(
+    figure = trend_figure(
         data.series,
         data.previous_series,
         title=f"{kpi.name} over time",
@@ -93,6 +97,7 @@ def trend(data: KpiPageData, view: str) -> Figure:
         ),
         uirevision=view,
     )
+    return with_review_marks(figure, marks(data.reviews), data.period.start, data.period.end)
 
 
 def outputs(

@@ -17,7 +17,11 @@ _ACCOUNT = text(
     "  WHERE ur.user_id = u.id ORDER BY 1) AS permissions, "
     "ARRAY(SELECT CAST(o.path AS text) FROM user_scopes us "
     "  JOIN org_units o ON o.id = us.org_unit_id "
-    "  WHERE us.user_id = u.id ORDER BY 1) AS scopes "
+    "  WHERE us.user_id = u.id ORDER BY 1) AS scopes, "
+    # The oldest use of any grant (never used: the epoch); None without grants.
+    "(SELECT min(coalesce(g.last_used_at, timestamptz 'epoch')) FROM ("
+    "  SELECT last_used_at FROM user_roles WHERE user_id = u.id UNION ALL "
+    "  SELECT last_used_at FROM user_scopes WHERE user_id = u.id) AS g) AS grants_used_at "
     "FROM users u WHERE u.id = :user_id"
 )
 
@@ -35,6 +39,9 @@ class Account:
     session_epoch: int
     password_changed_at: dt.datetime | None
     principal: Principal
+    grants_used_at: dt.datetime | None = None
+    """When the least recently used of the user's grants was last used (the epoch for one
+    never used; None without grants): the session check marks today's use from it."""
 
 
 def no_access(user_id: int | None, name: str = "") -> Principal:
@@ -74,6 +81,7 @@ def load_account(connection: Connection, user_id: int) -> Account | None:
         session_epoch=row["session_epoch"],
         password_changed_at=row["password_changed_at"],
         principal=principal,
+        grants_used_at=row["grants_used_at"],
     )
 
 

@@ -15,6 +15,8 @@ DOCUMENTED_EVERY_S = {
     "evaluate-drift": 60,
     "quality-checks": 60,
     "escalate-incidents": 60,
+    "requeue-notifications": 15,
+    "evaluate-alerts": 30,
     "prune-quality-results": 3600,
     "maintain": 3600,
 }

@@ -1,0 +1,1 @@
+"""Threshold alerts and reviews: tables (``tables``), rule edits, evaluation state, reviews."""
