@@ -18,7 +18,7 @@ import contextlib
 import hashlib
 import logging
 import time
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Generic, Protocol, TypeVar, cast
@@ -300,8 +300,16 @@ class CallCache:
         self._store = store
         self._versions: dict[str, int] = {}
         self._unread: list[Deferred[Any]] = []
+        self._once: dict[Hashable, object] = {}
         self.hits = 0
         self.misses = 0
+
+    def once(self, key: Hashable, compute: Callable[[], R]) -> R:
+        """``compute()`` the first time ``key`` is asked in this call, the same value after
+        (e.g. a unit resolved against the live scope, shared by the answers computed)."""
+        if key not in self._once:
+            self._once[key] = compute()
+        return cast(R, self._once[key])
 
     @property
     def cached(self) -> bool:

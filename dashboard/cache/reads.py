@@ -30,7 +30,7 @@ from models.queries.common import DEFAULT_LIMITS, Period, QueryLimits, floor_to
 from models.queries.kpis import KpiBreakdown, KpiDefinition, KpiSeries, KpiValue
 from models.queries.lineage import KpiLineage, kpi_lineage
 from models.queries.quality import SourceFacts, source_facts
-from models.queries.scope import Unit
+from models.queries.scope import Unit, resolve_unit
 
 
 def minute_of(now: dt.datetime) -> dt.datetime:
@@ -43,35 +43,74 @@ def kpi_fingerprint(kpi: KpiDefinition) -> tuple[Any, ...]:
     return (kpi.id, kpi.key, kpi.formula.text, sorted(kpi.metric_ids.items()))
 
 
+def live_unit(cache: CallCache, connect: Connect, unit: Unit) -> Unit:
+    """``unit`` resolved again against the principal's live scope, once per call: answers
+    computed now never rest on a resolution cached before a unit moved out of scope."""
+    return cache.once(("unit", unit.id), lambda: resolve_unit(connect(), cache.principal, unit.id))
+
+
 def _metrics(kpis: Sequence[KpiDefinition]) -> frozenset[int]:
     return frozenset(metric_id for kpi in kpis for metric_id in kpi.metric_ids.values())
 
 
-def kpi_values(
+def kpi_series_set(
     cache: CallCache,
     connect: Connect,
     kpis: Sequence[KpiDefinition],
     unit: Unit,
     period: Period,
-) -> Deferred[list[KpiValue]]:
-    """:func:`models.queries.kpis.kpi_values` for ``unit`` (already authorised)."""
-    question: Question[list[KpiValue]] = Question(
-        "kpi_values",
-        list[KpiValue],
+    granularity: Granularity,
+    *,
+    limits: QueryLimits = DEFAULT_LIMITS,
+) -> Deferred[list[KpiSeries]]:
+    """:func:`models.queries.kpis.kpi_series_set` for ``unit`` (already authorised): the
+    series and the period's value of each KPI, in one query."""
+    question: Question[list[KpiSeries]] = Question(
+        "kpi_series_set",
+        list[KpiSeries],
+        {
+            "kpis": [kpi_fingerprint(k) for k in kpis],
+            "unit": unit,
+            "period": period,
+            "granularity": granularity,
+            "row_limit": limits.row_limit,
+        },
+        metrics=_metrics(kpis),
+    )
+    return cache.defer(
+        question,
+        lambda: kpi_queries.kpi_series_set(
+            connect(),
+            cache.principal,
+            kpis,
+            live_unit(cache, connect, unit),
+            period,
+            granularity,
+            limits=limits,
+        ),
+    )
+
+
+def kpi_totals(
+    cache: CallCache,
+    connect: Connect,
+    kpis: Sequence[KpiDefinition],
+    unit: Unit,
+    period: Period,
+) -> Deferred[list[float | None]]:
+    """:func:`models.queries.kpis.kpi_totals` for ``unit`` (already authorised)."""
+    question: Question[list[float | None]] = Question(
+        "kpi_totals",
+        list[float | None],
         {"kpis": [kpi_fingerprint(k) for k in kpis], "unit": unit, "period": period},
         metrics=_metrics(kpis),
     )
     return cache.defer(
         question,
-        lambda: kpi_queries.kpi_values(connect(), cache.principal, kpis, unit.id, period),
+        lambda: kpi_queries.kpi_totals(
+            connect(), cache.principal, kpis, live_unit(cache, connect, unit), period
+        ),
     )
-
-
-def kpi_value(
-    cache: CallCache, connect: Connect, kpi: KpiDefinition, unit: Unit, period: Period
-) -> Derived[list[KpiValue], KpiValue]:
-    """One KPI's value (the same answer as :func:`kpi_values` of that KPI alone)."""
-    return Derived(kpi_values(cache, connect, [kpi], unit, period), lambda values: values[0])
 
 
 def kpi_series(
@@ -83,26 +122,19 @@ def kpi_series(
     granularity: Granularity,
     *,
     limits: QueryLimits = DEFAULT_LIMITS,
-) -> Deferred[KpiSeries]:
+) -> Derived[list[KpiSeries], KpiSeries]:
     """:func:`models.queries.kpis.kpi_series` (a refusal such as QueryTooLarge is raised,
-    never cached)."""
-    question: Question[KpiSeries] = Question(
-        "kpi_series",
-        KpiSeries,
-        {
-            "kpi": kpi_fingerprint(kpi),
-            "unit": unit,
-            "period": period,
-            "granularity": granularity,
-            "row_limit": limits.row_limit,
-        },
-        metrics=_metrics([kpi]),
+    never cached); the same answer as :func:`kpi_series_set` of that KPI alone."""
+    return Derived(
+        kpi_series_set(cache, connect, [kpi], unit, period, granularity, limits=limits),
+        lambda series: series[0],
     )
-    return cache.defer(
-        question,
-        lambda: kpi_queries.kpi_series(
-            connect(), cache.principal, kpi, unit.id, period, granularity, limits=limits
-        ),
+
+
+def period_value(series: KpiSeries, previous: KpiSeries, period: Period) -> KpiValue:
+    """The KPI's value over ``period`` and the previous period, from the two series' totals."""
+    return KpiValue(
+        series.kpi_key, series.unit, period, series.total, period.previous, previous.total
     )
 
 
@@ -130,7 +162,7 @@ def kpi_breakdown(
     return cache.defer(
         question,
         lambda: kpi_queries.kpi_breakdown(
-            connect(), cache.principal, kpi, unit.id, period, limits=limits
+            connect(), cache.principal, kpi, live_unit(cache, connect, unit), period, limits=limits
         ),
     )
 

@@ -121,7 +121,6 @@ def load_page(
     series = reads.kpi_series(cache, connect, kpi, unit, period, granularity, limits=limits)
     facts = reads.sources_facts(cache, connect, kpi.source_ids, now)
     trail = catalog.scope_trail(cache, connect, unit, now)
-    value = reads.kpi_value(cache, connect, kpi, unit, period)
     previous = reads.kpi_series(
         cache, connect, kpi, unit, period.previous, granularity, limits=limits
     )
@@ -132,6 +131,7 @@ def load_page(
     lineage = reads.lineage(cache, connect, kpi, now)
     # Taken in the order the page used to read them: a refusal (too many buckets) comes first.
     current_series = series.get()
+    previous_series = previous.get()
     found = facts.get()
     return KpiPageData(
         kpi=kpi,
@@ -139,9 +139,9 @@ def load_page(
         trail=trail.get(),
         period=period,
         granularity=granularity,
-        value=value.get(),
+        value=reads.period_value(current_series, previous_series, period),
         series=current_series,
-        previous_series=previous.get(),
+        previous_series=previous_series,
         breakdown=breakdown.get(),
         previous_breakdown=previous_breakdown.get(),
         lineage=lineage.get(),
