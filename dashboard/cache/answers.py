@@ -31,7 +31,7 @@ from redis.retry import Retry
 
 from dashboard.auth.policy import current_services
 from ingest.sources_cache import CATALOG_VERSION_KEY
-from ingest.versions import GLOBAL_KEY, metric_key
+from ingest.versions import GLOBAL_KEY, closed_metric_key, metric_key
 from models.permissions import Principal
 from models.settings import Settings
 
@@ -220,6 +220,9 @@ class Question(Generic[T]):
             the key).
         wide: the answer also depends on every source's newest data and on the source
             catalogue (the data version and the catalogue version join the key).
+        closed: the answer reads only data before the current hour (``params`` must say
+            which period): the metrics' closed versions join the key instead, which only
+            late events move (``ingest.versions``).
     """
 
     name: str
@@ -227,9 +230,11 @@ class Question(Generic[T]):
     params: object
     metrics: frozenset[int] = frozenset()
     wide: bool = False
+    closed: bool = False
 
     def version_keys(self) -> set[str]:
-        keys = {metric_key(m) for m in self.metrics}
+        key_of = closed_metric_key if self.closed else metric_key
+        keys = {key_of(m) for m in self.metrics}
         if self.wide:
             keys |= {DATA_VERSION, CATALOG_VERSION}
         return keys

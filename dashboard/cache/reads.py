@@ -24,6 +24,7 @@ from typing import Any
 
 from dashboard.cache.answers import CallCache, Deferred, Derived, Question
 from dashboard.cache.lazy import Connect
+from ingest.versions import closed_before
 from models.enums import Granularity
 from models.queries import kpis as kpi_queries
 from models.queries.common import DEFAULT_LIMITS, Period, QueryLimits, floor_to
@@ -49,6 +50,12 @@ def live_unit(cache: CallCache, connect: Connect, unit: Unit) -> Unit:
     return cache.once(("unit", unit.id), lambda: resolve_unit(connect(), cache.principal, unit.id))
 
 
+def settled(period: Period, now: dt.datetime) -> bool:
+    """Whether ``period`` ended before the current hour: its answers carry the closed data
+    versions, so events streaming in now leave them cached."""
+    return period.end <= closed_before(now)
+
+
 def _metrics(kpis: Sequence[KpiDefinition]) -> frozenset[int]:
     return frozenset(metric_id for kpi in kpis for metric_id in kpi.metric_ids.values())
 
@@ -61,6 +68,7 @@ def kpi_series_set(
     period: Period,
     granularity: Granularity,
     *,
+    now: dt.datetime,
     limits: QueryLimits = DEFAULT_LIMITS,
 ) -> Deferred[list[KpiSeries]]:
     """:func:`models.queries.kpis.kpi_series_set` for ``unit`` (already authorised): the
@@ -76,6 +84,7 @@ def kpi_series_set(
             "row_limit": limits.row_limit,
         },
         metrics=_metrics(kpis),
+        closed=settled(period, now),
     )
     return cache.defer(
         question,
@@ -97,6 +106,8 @@ def kpi_totals(
     kpis: Sequence[KpiDefinition],
     unit: Unit,
     period: Period,
+    *,
+    now: dt.datetime,
 ) -> Deferred[list[float | None]]:
     """:func:`models.queries.kpis.kpi_totals` for ``unit`` (already authorised)."""
     question: Question[list[float | None]] = Question(
@@ -104,6 +115,7 @@ def kpi_totals(
         list[float | None],
         {"kpis": [kpi_fingerprint(k) for k in kpis], "unit": unit, "period": period},
         metrics=_metrics(kpis),
+        closed=settled(period, now),
     )
     return cache.defer(
         question,
@@ -121,12 +133,13 @@ def kpi_series(
     period: Period,
     granularity: Granularity,
     *,
+    now: dt.datetime,
     limits: QueryLimits = DEFAULT_LIMITS,
 ) -> Derived[list[KpiSeries], KpiSeries]:
     """:func:`models.queries.kpis.kpi_series` (a refusal such as QueryTooLarge is raised,
     never cached); the same answer as :func:`kpi_series_set` of that KPI alone."""
     return Derived(
-        kpi_series_set(cache, connect, [kpi], unit, period, granularity, limits=limits),
+        kpi_series_set(cache, connect, [kpi], unit, period, granularity, now=now, limits=limits),
         lambda series: series[0],
     )
 
@@ -145,6 +158,7 @@ def kpi_breakdown(
     unit: Unit,
     period: Period,
     *,
+    now: dt.datetime,
     limits: QueryLimits = DEFAULT_LIMITS,
 ) -> Deferred[KpiBreakdown]:
     """:func:`models.queries.kpis.kpi_breakdown` (child units are read with the numbers)."""
@@ -158,6 +172,7 @@ def kpi_breakdown(
             "row_limit": limits.row_limit,
         },
         metrics=_metrics([kpi]),
+        closed=settled(period, now),
     )
     return cache.defer(
         question,

@@ -118,15 +118,17 @@ def load_page(
         raise ValueError(f"{kpi.name} is not reported at the {unit.level.value} level")
     period = period_for(request.period, now)
     granularity = request.granularity or auto_granularity(period)
-    series = reads.kpi_series(cache, connect, kpi, unit, period, granularity, limits=limits)
+    series = reads.kpi_series(
+        cache, connect, kpi, unit, period, granularity, now=now, limits=limits
+    )
     facts = reads.sources_facts(cache, connect, kpi.source_ids, now)
     trail = catalog.scope_trail(cache, connect, unit, now)
     previous = reads.kpi_series(
-        cache, connect, kpi, unit, period.previous, granularity, limits=limits
+        cache, connect, kpi, unit, period.previous, granularity, now=now, limits=limits
     )
-    breakdown = reads.kpi_breakdown(cache, connect, kpi, unit, period, limits=limits)
+    breakdown = reads.kpi_breakdown(cache, connect, kpi, unit, period, now=now, limits=limits)
     previous_breakdown = reads.kpi_breakdown(
-        cache, connect, kpi, unit, period.previous, limits=limits
+        cache, connect, kpi, unit, period.previous, now=now, limits=limits
     )
     lineage = reads.lineage(cache, connect, kpi, now)
     # Taken in the order the page used to read them: a refusal (too many buckets) comes first.

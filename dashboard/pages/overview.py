@@ -160,8 +160,8 @@ def overview_tiles(
     if not kpis:
         return []
     period = period_for(choice, now)
-    series = reads.kpi_series_set(cache, connect, kpis, unit, period, choice.granularity)
-    previous = reads.kpi_totals(cache, connect, kpis, unit, period.previous)
+    series = reads.kpi_series_set(cache, connect, kpis, unit, period, choice.granularity, now=now)
+    previous = reads.kpi_totals(cache, connect, kpis, unit, period.previous, now=now)
     facts = reads.sources_facts(cache, connect, {s for k in kpis for s in k.source_ids}, now)
     found = facts.get()
     tiles = []

@@ -232,6 +232,32 @@ def test_a_bump_of_another_metric_recomputes_only_the_source_wide_answers(
     assert entry_counts(redis_client) == before | {"source_facts": 2, "kpi_lineage": 2}
 
 
+def test_a_live_stream_leaves_the_settled_periods_cached_and_a_late_event_does_not(
+    world: World, redis_client: redis.Redis
+) -> None:
+    """Revenue (metric 3) over the last 7 days and the 7 days before: a batch of current
+    events moves only the first; a batch with events before this hour moves both."""
+    grace = world.client(GLOBAL)
+    kpi_page(grace)
+    before = entry_counts(redis_client)
+    versions.bump(redis_client, [3])  # current events only
+    kpi_page(grace)
+    assert entry_counts(redis_client) == before | {
+        "kpi_series_set": 3,  # this period's series read again, the previous one not
+        "kpi_breakdown": 3,
+        "source_facts": 2,
+        "kpi_lineage": 2,
+    }
+    versions.bump(redis_client, [3], closed_ids=[3])  # a late event of revenue
+    kpi_page(grace)
+    assert entry_counts(redis_client) == before | {
+        "kpi_series_set": 5,
+        "kpi_breakdown": 5,
+        "source_facts": 3,
+        "kpi_lineage": 3,
+    }
+
+
 # --- Redis failures and switching the cache off ---------------------------------------------
 
 
