@@ -10,6 +10,7 @@ than ``ingest_max_deliveries`` times, is quarantined as ``poison``. See docs/pip
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import time
 import uuid
@@ -192,6 +193,7 @@ class _Drain:
         started = time.monotonic()
         stored: dict[str, int] = {}
         changed: set[int] = set()
+        oldest: dict[int, dt.datetime] = {}
         prepare_storage(self.services.engine, event_times(entries))
         with self.services.engine.begin() as connection:
             decoded = build_batch(connection, self.refs, entries, poison)
@@ -199,14 +201,20 @@ class _Drain:
                 result = write_events_in(connection, rows)
                 stored[source_key] = result.new_rows
                 changed |= result.changed_metric_ids
+                first = min(row.ts for row in rows)
+                for metric_id in result.changed_metric_ids:
+                    oldest[metric_id] = min(first, oldest.get(metric_id, first))
             inserted = insert_quarantined(connection, decoded.quarantine)
         committed = time.time()
+        # After the commit: an hour that ended while the batch was written counts as closed.
+        hour = versions.current_hour(dt.datetime.now(dt.UTC))
+        late = {metric_id for metric_id, ts in oldest.items() if ts < hour}
         metrics.BATCH_WRITE_SECONDS.observe(time.monotonic() - started)
         ids = [e.entry_id for e in entries]
         streams.ack_and_delete(self.client, self.key, ids)
         if poison:
             self.client.hdel(errors_key(self.key), *poison)
-        versions.bump(self.client, changed)
+        versions.bump(self.client, changed, late)
         self._observe(decoded, stored, inserted, committed)
 
     def _observe(

@@ -18,7 +18,7 @@ import contextlib
 import hashlib
 import logging
 import time
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Generic, Protocol, TypeVar, cast
@@ -31,7 +31,7 @@ from redis.retry import Retry
 
 from dashboard.auth.policy import current_services
 from ingest.sources_cache import CATALOG_VERSION_KEY
-from ingest.versions import GLOBAL_KEY, metric_key
+from ingest.versions import GLOBAL_KEY, closed_metric_key, metric_key
 from models.permissions import Principal
 from models.settings import Settings
 
@@ -220,6 +220,9 @@ class Question(Generic[T]):
             the key).
         wide: the answer also depends on every source's newest data and on the source
             catalogue (the data version and the catalogue version join the key).
+        closed: the answer reads only data before the current hour (``params`` must say
+            which period): the metrics' closed versions join the key instead, which only
+            late events move (``ingest.versions``).
     """
 
     name: str
@@ -227,9 +230,11 @@ class Question(Generic[T]):
     params: object
     metrics: frozenset[int] = frozenset()
     wide: bool = False
+    closed: bool = False
 
     def version_keys(self) -> set[str]:
-        keys = {metric_key(m) for m in self.metrics}
+        key_of = closed_metric_key if self.closed else metric_key
+        keys = {key_of(m) for m in self.metrics}
         if self.wide:
             keys |= {DATA_VERSION, CATALOG_VERSION}
         return keys
@@ -300,8 +305,16 @@ class CallCache:
         self._store = store
         self._versions: dict[str, int] = {}
         self._unread: list[Deferred[Any]] = []
+        self._once: dict[Hashable, object] = {}
         self.hits = 0
         self.misses = 0
+
+    def once(self, key: Hashable, compute: Callable[[], R]) -> R:
+        """``compute()`` the first time ``key`` is asked in this call, the same value after
+        (e.g. a unit resolved against the live scope, shared by the answers computed)."""
+        if key not in self._once:
+            self._once[key] = compute()
+        return cast(R, self._once[key])
 
     @property
     def cached(self) -> bool:

@@ -5,7 +5,7 @@ connection and no transaction: only the per-request session check and ``access_l
 PostgreSQL. Use it like :func:`dashboard.auth.policy.read_connection`::
 
     with lazy_connection() as connect:
-        value = reads.kpi_value(cache, connect, kpi, unit, period).get()
+        series = reads.kpi_series(cache, connect, kpi, unit, period, gran, now=now).get()
 
 ``connect()`` opens the read-only transaction (and takes the slot) on its first call and
 returns the same connection after; the block's end closes it, if it was opened.

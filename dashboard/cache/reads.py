@@ -24,13 +24,14 @@ from typing import Any
 
 from dashboard.cache.answers import CallCache, Deferred, Derived, Question
 from dashboard.cache.lazy import Connect
+from ingest.versions import closed_before
 from models.enums import Granularity
 from models.queries import kpis as kpi_queries
 from models.queries.common import DEFAULT_LIMITS, Period, QueryLimits, floor_to
 from models.queries.kpis import KpiBreakdown, KpiDefinition, KpiSeries, KpiValue
 from models.queries.lineage import KpiLineage, kpi_lineage
 from models.queries.quality import SourceFacts, source_facts
-from models.queries.scope import Unit
+from models.queries.scope import Unit, resolve_unit
 
 
 def minute_of(now: dt.datetime) -> dt.datetime:
@@ -43,35 +44,85 @@ def kpi_fingerprint(kpi: KpiDefinition) -> tuple[Any, ...]:
     return (kpi.id, kpi.key, kpi.formula.text, sorted(kpi.metric_ids.items()))
 
 
+def live_unit(cache: CallCache, connect: Connect, unit: Unit) -> Unit:
+    """``unit`` resolved again against the principal's live scope, once per call: answers
+    computed now never rest on a resolution cached before a unit moved out of scope."""
+    return cache.once(("unit", unit.id), lambda: resolve_unit(connect(), cache.principal, unit.id))
+
+
+def settled(period: Period, now: dt.datetime) -> bool:
+    """Whether ``period`` ended before the current hour: its answers carry the closed data
+    versions, so events streaming in now leave them cached."""
+    return period.end <= closed_before(now)
+
+
 def _metrics(kpis: Sequence[KpiDefinition]) -> frozenset[int]:
     return frozenset(metric_id for kpi in kpis for metric_id in kpi.metric_ids.values())
 
 
-def kpi_values(
+def kpi_series_set(
     cache: CallCache,
     connect: Connect,
     kpis: Sequence[KpiDefinition],
     unit: Unit,
     period: Period,
-) -> Deferred[list[KpiValue]]:
-    """:func:`models.queries.kpis.kpi_values` for ``unit`` (already authorised)."""
-    question: Question[list[KpiValue]] = Question(
-        "kpi_values",
-        list[KpiValue],
-        {"kpis": [kpi_fingerprint(k) for k in kpis], "unit": unit, "period": period},
+    granularity: Granularity,
+    *,
+    now: dt.datetime,
+    limits: QueryLimits = DEFAULT_LIMITS,
+) -> Deferred[list[KpiSeries]]:
+    """:func:`models.queries.kpis.kpi_series_set` for ``unit`` (already authorised): the
+    series and the period's value of each KPI, in one query."""
+    question: Question[list[KpiSeries]] = Question(
+        "kpi_series_set",
+        list[KpiSeries],
+        {
+            "kpis": [kpi_fingerprint(k) for k in kpis],
+            "unit": unit,
+            "period": period,
+            "granularity": granularity,
+            "row_limit": limits.row_limit,
+        },
         metrics=_metrics(kpis),
+        closed=settled(period, now),
     )
     return cache.defer(
         question,
-        lambda: kpi_queries.kpi_values(connect(), cache.principal, kpis, unit.id, period),
+        lambda: kpi_queries.kpi_series_set(
+            connect(),
+            cache.principal,
+            kpis,
+            live_unit(cache, connect, unit),
+            period,
+            granularity,
+            limits=limits,
+        ),
     )
 
 
-def kpi_value(
-    cache: CallCache, connect: Connect, kpi: KpiDefinition, unit: Unit, period: Period
-) -> Derived[list[KpiValue], KpiValue]:
-    """One KPI's value (the same answer as :func:`kpi_values` of that KPI alone)."""
-    return Derived(kpi_values(cache, connect, [kpi], unit, period), lambda values: values[0])
+def kpi_totals(
+    cache: CallCache,
+    connect: Connect,
+    kpis: Sequence[KpiDefinition],
+    unit: Unit,
+    period: Period,
+    *,
+    now: dt.datetime,
+) -> Deferred[list[float | None]]:
+    """:func:`models.queries.kpis.kpi_totals` for ``unit`` (already authorised)."""
+    question: Question[list[float | None]] = Question(
+        "kpi_totals",
+        list[float | None],
+        {"kpis": [kpi_fingerprint(k) for k in kpis], "unit": unit, "period": period},
+        metrics=_metrics(kpis),
+        closed=settled(period, now),
+    )
+    return cache.defer(
+        question,
+        lambda: kpi_queries.kpi_totals(
+            connect(), cache.principal, kpis, live_unit(cache, connect, unit), period
+        ),
+    )
 
 
 def kpi_series(
@@ -82,27 +133,21 @@ def kpi_series(
     period: Period,
     granularity: Granularity,
     *,
+    now: dt.datetime,
     limits: QueryLimits = DEFAULT_LIMITS,
-) -> Deferred[KpiSeries]:
+) -> Derived[list[KpiSeries], KpiSeries]:
     """:func:`models.queries.kpis.kpi_series` (a refusal such as QueryTooLarge is raised,
-    never cached)."""
-    question: Question[KpiSeries] = Question(
-        "kpi_series",
-        KpiSeries,
-        {
-            "kpi": kpi_fingerprint(kpi),
-            "unit": unit,
-            "period": period,
-            "granularity": granularity,
-            "row_limit": limits.row_limit,
-        },
-        metrics=_metrics([kpi]),
+    never cached); the same answer as :func:`kpi_series_set` of that KPI alone."""
+    return Derived(
+        kpi_series_set(cache, connect, [kpi], unit, period, granularity, now=now, limits=limits),
+        lambda series: series[0],
     )
-    return cache.defer(
-        question,
-        lambda: kpi_queries.kpi_series(
-            connect(), cache.principal, kpi, unit.id, period, granularity, limits=limits
-        ),
+
+
+def period_value(series: KpiSeries, previous: KpiSeries, period: Period) -> KpiValue:
+    """The KPI's value over ``period`` and the previous period, from the two series' totals."""
+    return KpiValue(
+        series.kpi_key, series.unit, period, series.total, period.previous, previous.total
     )
 
 
@@ -113,6 +158,7 @@ def kpi_breakdown(
     unit: Unit,
     period: Period,
     *,
+    now: dt.datetime,
     limits: QueryLimits = DEFAULT_LIMITS,
 ) -> Deferred[KpiBreakdown]:
     """:func:`models.queries.kpis.kpi_breakdown` (child units are read with the numbers)."""
@@ -126,11 +172,12 @@ def kpi_breakdown(
             "row_limit": limits.row_limit,
         },
         metrics=_metrics([kpi]),
+        closed=settled(period, now),
     )
     return cache.defer(
         question,
         lambda: kpi_queries.kpi_breakdown(
-            connect(), cache.principal, kpi, unit.id, period, limits=limits
+            connect(), cache.principal, kpi, live_unit(cache, connect, unit), period, limits=limits
         ),
     )
 

@@ -121,21 +121,23 @@ def load_page(
         raise ValueError(f"{kpi.name} is not reported at the {unit.level.value} level")
     period = period_for(request.period, now)
     granularity = request.granularity or auto_granularity(period)
-    series = reads.kpi_series(cache, connect, kpi, unit, period, granularity, limits=limits)
+    series = reads.kpi_series(
+        cache, connect, kpi, unit, period, granularity, now=now, limits=limits
+    )
     facts = reads.sources_facts(cache, connect, kpi.source_ids, now)
     trail = catalog.scope_trail(cache, connect, unit, now)
-    value = reads.kpi_value(cache, connect, kpi, unit, period)
     previous = reads.kpi_series(
-        cache, connect, kpi, unit, period.previous, granularity, limits=limits
+        cache, connect, kpi, unit, period.previous, granularity, now=now, limits=limits
     )
-    breakdown = reads.kpi_breakdown(cache, connect, kpi, unit, period, limits=limits)
+    breakdown = reads.kpi_breakdown(cache, connect, kpi, unit, period, now=now, limits=limits)
     previous_breakdown = reads.kpi_breakdown(
-        cache, connect, kpi, unit, period.previous, limits=limits
+        cache, connect, kpi, unit, period.previous, now=now, limits=limits
     )
     lineage = reads.lineage(cache, connect, kpi, now)
     reviews = page_reviews(cache, connect, kpi, unit, period, now)
     # Taken in the order the page used to read them: a refusal (too many buckets) comes first.
     current_series = series.get()
+    previous_series = previous.get()
     found = facts.get()
     return KpiPageData(
         kpi=kpi,
@@ -143,9 +145,9 @@ def load_page(
         trail=trail.get(),
         period=period,
         granularity=granularity,
-        value=value.get(),
+        value=reads.period_value(current_series, previous_series, period),
         series=current_series,
-        previous_series=previous.get(),
+        previous_series=previous_series,
         breakdown=breakdown.get(),
         previous_breakdown=previous_breakdown.get(),
         lineage=lineage.get(),

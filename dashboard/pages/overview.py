@@ -160,16 +160,14 @@ def overview_tiles(
     if not kpis:
         return []
     period = period_for(choice, now)
-    values = reads.kpi_values(cache, connect, kpis, unit, period)
+    series = reads.kpi_series_set(cache, connect, kpis, unit, period, choice.granularity, now=now)
+    previous = reads.kpi_totals(cache, connect, kpis, unit, period.previous, now=now)
     facts = reads.sources_facts(cache, connect, {s for k in kpis for s in k.source_ids}, now)
-    series = [
-        reads.kpi_series(cache, connect, kpi, unit, period, choice.granularity) for kpi in kpis
-    ]
-    numbers, found = values.get(), facts.get()
+    found = facts.get()
     tiles = []
-    for kpi, value, answer in zip(kpis, numbers, series, strict=True):
-        points = answer.get().points
-        xy = (tuple(p.start for p in points), tuple(p.value for p in points))
+    for kpi, answer, before in zip(kpis, series.get(), previous.get(), strict=True):
+        value = KpiValue(kpi.key, unit, period, answer.total, period.previous, before)
+        xy = (tuple(p.start for p in answer.points), tuple(p.value for p in answer.points))
         badge = kpi_badge(kpi.source_ids, found, now)
         tiles.append(_tile(kpi, value, xy, badge, unit, choice, period))
     return tiles

@@ -21,6 +21,7 @@ from models.permissions import Permission, Principal
 from models.queries.common import (
     DEFAULT_LIMITS,
     IN_SCOPE,
+    Period,
     QueryLimits,
     QueryTooLarge,
     scope_params,
@@ -38,6 +39,7 @@ from models.queries.event_query import (
     check_query,
     field_catalog,
 )
+from models.queries.event_window import block_window
 from models.queries.kpis import KpiDefinition
 from models.queries.masking import visible_attrs
 from models.queries.scope import Unit, resolve_unit
@@ -372,6 +374,18 @@ LIMIT :limit OFFSET :offset
 """
 
 
+def _time_order(query: EventQuery) -> bool | None:
+    """Whether the block is in time order only: True newest first, False oldest first,
+    None when filtered or sorted by another column (its rows may lie anywhere in the period)."""
+    if query.filters:
+        return None
+    if not query.sort:
+        return True
+    if len(query.sort) == 1 and query.sort[0].column.group is ColumnGroup.TS:
+        return query.sort[0].descending
+    return None
+
+
 def events_block(
     connection: Connection,
     principal: Principal,
@@ -420,8 +434,29 @@ def events_block(
         "offset": start_row,
         **scope_params(principal.scope_paths),
     }
-    text_sql = _BLOCK.format(in_scope=IN_SCOPE, filters=compiled.filters, order=compiled.order)
-    rows = list(connection.execute(text(text_sql), params).mappings())
+    text_sql = text(
+        _BLOCK.format(in_scope=IN_SCOPE, filters=compiled.filters, order=compiled.order)
+    )
+    newest_first = _time_order(query)
+    window = (
+        None
+        if newest_first is None
+        else block_window(
+            connection,
+            principal,
+            resolved,
+            kpi.source_ids,
+            Period.covering(start, end),
+            rows=start_row + size + 1,
+            newest_first=newest_first,
+        )
+    )
+    if window is not None:
+        narrowed = {**params, "start": max(start, window.start), "end": min(end, window.end)}
+        rows = list(connection.execute(text_sql, narrowed).mappings())
+    if window is None or len(rows) <= size:
+        # The whole period: no window, or it held fewer rows than the counts said.
+        rows = list(connection.execute(text_sql, params).mappings())
     page = tuple(_row(row, contracts.get(row["source_id"]), principal) for row in rows[:size])
     more = len(rows) > size
     truncated = more and start_row + size >= limits.row_limit

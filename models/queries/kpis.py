@@ -19,6 +19,7 @@ from models.queries.rollups import (
     MetricStats,
     ReadPiece,
     StatsKey,
+    combine,
     fetch_stats,
     plan_reads,
 )
@@ -81,6 +82,8 @@ class KpiSeries:
     points: tuple[SeriesPoint, ...]
     tables_read: tuple[str, ...]
     """The rollup tables the answer came from, coarsest first (for tests and EXPLAIN pages)."""
+    total: float | None = None
+    """The KPI over the whole period (its formula over every bucket's rows together)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,6 +179,12 @@ def load_kpi(connection: Connection, principal: Principal, key: str) -> KpiDefin
     return _definition(row, _metrics_named(connection, _referenced_keys([row])))
 
 
+def _resolved(connection: Connection, principal: Principal, unit: int | str | Unit) -> Unit:
+    """``unit`` in the principal's scope; a :class:`Unit` was resolved by the caller (the
+    SQL filters by the scope again either way)."""
+    return unit if isinstance(unit, Unit) else resolve_unit(connection, principal, unit)
+
+
 def _all_metric_ids(kpis: Sequence[KpiDefinition]) -> list[int]:
     return sorted({metric_id for kpi in kpis for metric_id in kpi.metric_ids.values()})
 
@@ -260,7 +269,7 @@ def kpi_values(
     connection: Connection,
     principal: Principal,
     kpis: Sequence[KpiDefinition],
-    unit: int | str,
+    unit: int | str | Unit,
     period: Period,
 ) -> list[KpiValue]:
     """Each KPI over ``period`` and over the previous period of the same length, for the
@@ -270,7 +279,7 @@ def kpi_values(
         AccessDenied: missing ``kpi:view``, or the unit is not in the principal's scope.
     """
     principal.require(Permission.KPI_VIEW)
-    resolved = resolve_unit(connection, principal, unit)
+    resolved = _resolved(connection, principal, unit)
     metric_ids = _all_metric_ids(kpis)
     now = _period_stats(connection, principal, resolved, metric_ids, period)
     before = _period_stats(connection, principal, resolved, metric_ids, period.previous)
@@ -287,11 +296,29 @@ def kpi_values(
     ]
 
 
+def kpi_totals(
+    connection: Connection,
+    principal: Principal,
+    kpis: Sequence[KpiDefinition],
+    unit: int | str | Unit,
+    period: Period,
+) -> list[float | None]:
+    """Each KPI over ``period`` alone, for the unit's subtree (one query for all of them).
+
+    Raises:
+        AccessDenied: missing ``kpi:view``, or the unit is not in the principal's scope.
+    """
+    principal.require(Permission.KPI_VIEW)
+    resolved = _resolved(connection, principal, unit)
+    stats = _period_stats(connection, principal, resolved, _all_metric_ids(kpis), period)
+    return [_evaluate(kpi, stats) for kpi in kpis]
+
+
 def kpi_value(
     connection: Connection,
     principal: Principal,
     kpi: KpiDefinition,
-    unit: int | str,
+    unit: int | str | Unit,
     period: Period,
 ) -> KpiValue:
     """One KPI's value over ``period`` and the previous period (see :func:`kpi_values`)."""
@@ -321,11 +348,21 @@ def _check_bucket_count(period: Period, granularity: Granularity, limits: QueryL
         )
 
 
+def _summed(found: Mapping[StatsKey, Mapping[int, MetricStats]]) -> dict[int, MetricStats]:
+    """Each metric's stats over all the buckets of ``found`` together."""
+    summed: dict[int, MetricStats] = {}
+    for stats in found.values():
+        for metric_id, s in stats.items():
+            t = summed.get(metric_id)
+            summed[metric_id] = s if t is None else combine(t, s)
+    return summed
+
+
 def kpi_series(
     connection: Connection,
     principal: Principal,
     kpi: KpiDefinition,
-    unit: int | str,
+    unit: int | str | Unit,
     period: Period,
     granularity: Granularity,
     *,
@@ -336,15 +373,31 @@ def kpi_series(
     Every bucket the period touches is returned, in time order; its value is what the formula
     gives for that bucket (counts and sums of an empty bucket are 0, so a count KPI shows 0
     and a ratio shows None). Edge buckets of an unaligned period cover only its part of them.
+    ``total`` is the KPI over the whole period.
 
     Raises:
         AccessDenied: missing ``kpi:view``, or the unit is not in the principal's scope.
         QueryTooLarge: more buckets than ``limits.row_limit``.
     """
+    return kpi_series_set(connection, principal, [kpi], unit, period, granularity, limits=limits)[0]
+
+
+def kpi_series_set(
+    connection: Connection,
+    principal: Principal,
+    kpis: Sequence[KpiDefinition],
+    unit: int | str | Unit,
+    period: Period,
+    granularity: Granularity,
+    *,
+    limits: QueryLimits = DEFAULT_LIMITS,
+) -> list[KpiSeries]:
+    """:func:`kpi_series` of each of ``kpis``, read in one query (the Overview's sparklines
+    and values)."""
     principal.require(Permission.KPI_VIEW)
     _check_bucket_count(period, granularity, limits)
-    resolved = resolve_unit(connection, principal, unit)
-    metric_ids = sorted(kpi.metric_ids.values())
+    resolved = _resolved(connection, principal, unit)
+    metric_ids = _all_metric_ids(kpis)
     plan = plan_reads(period, granularity)
     found = _unit_stats(
         connection,
@@ -353,18 +406,28 @@ def kpi_series(
         metric_ids,
         plan,
         series=granularity,
-        max_rows=_bucket_count(period, granularity) * len(metric_ids),
+        max_rows=_bucket_count(period, granularity) * max(len(metric_ids), 1),
     )
-    points = _series_points(kpi, period, granularity, found)
+    totals = _summed(found)
     tables = tuple(dict.fromkeys(piece.table for piece in plan))
-    return KpiSeries(kpi.key, resolved, granularity, points, tables)
+    return [
+        KpiSeries(
+            kpi.key,
+            resolved,
+            granularity,
+            _series_points(kpi, period, granularity, found),
+            tables,
+            _evaluate(kpi, totals),
+        )
+        for kpi in kpis
+    ]
 
 
 def kpi_breakdown(
     connection: Connection,
     principal: Principal,
     kpi: KpiDefinition,
-    unit: int | str,
+    unit: int | str | Unit,
     period: Period,
     *,
     limits: QueryLimits = DEFAULT_LIMITS,
@@ -379,7 +442,7 @@ def kpi_breakdown(
             when the scope is a subtree below it).
     """
     principal.require(Permission.KPI_VIEW)
-    resolved = resolve_unit(connection, principal, unit)
+    resolved = _resolved(connection, principal, unit)
     children = child_units(connection, principal, resolved, limits=limits)
     metric_ids = sorted(kpi.metric_ids.values())
     found = _unit_stats(

@@ -85,6 +85,20 @@ class MetricStats(NamedTuple):
 NO_ROWS = MetricStats(0.0, None, None, None)
 
 
+def _add(a: float | None, b: float | None) -> float | None:
+    return b if a is None else a if b is None else a + b
+
+
+def combine(a: MetricStats, b: MetricStats) -> MetricStats:
+    """The stats of the rows of ``a`` and of ``b`` together."""
+    return MetricStats(
+        a.n + b.n,
+        _add(a.total, b.total),
+        b.min_v if a.min_v is None else a.min_v if b.min_v is None else min(a.min_v, b.min_v),
+        b.max_v if a.max_v is None else a.max_v if b.max_v is None else max(a.max_v, b.max_v),
+    )
+
+
 _SUBTREE_UNITS = (
     "SELECT u.id FROM org_units u "
     f"WHERE u.path <@ CAST(:unit_path AS ltree) AND u.path <@ ANY({IN_SCOPE})"

@@ -29,7 +29,7 @@ from dashboard.cache import PREFIX, answer_key
 from dashboard.components import live
 from ingest import versions
 from models.permissions import Permission, Principal
-from models.queries.kpis import KpiValue
+from models.queries.kpis import KpiSeries, KpiValue
 from models.settings import Settings
 from models.writes import EventRow, write_events
 
@@ -98,13 +98,14 @@ def cached_flags(engine: Engine, page: str) -> list[tuple[str, bool | None]]:
 
 
 def tamper_values(client: redis.Redis) -> int:
-    """Rewrite every cached KPI value to :data:`TAMPERED`, keeping the entries' keys and TTL."""
+    """Rewrite every cached KPI value (the series' period totals) to :data:`TAMPERED`, keeping
+    the entries' keys and TTL."""
     count = 0
-    for key in cache_keys(client, "kpi_values"):
+    for key in cache_keys(client, "kpi_series_set:"):
         raw = client.get(key)
         assert raw is not None
-        values = msgspec.msgpack.decode(raw, type=list[KpiValue])
-        forged = [dataclasses.replace(v, value=TAMPERED) for v in values]
+        values = msgspec.msgpack.decode(raw, type=list[KpiSeries])
+        forged = [dataclasses.replace(v, total=TAMPERED) for v in values]
         client.set(key, msgspec.msgpack.encode(forged), keepttl=True)
         count += 1
     return count
@@ -123,16 +124,18 @@ def test_a_cached_answer_is_never_served_to_another_scope_or_mask_level(
     show = PAGES[page]
     grace, elena, sam = (world.client(e) for e in (GLOBAL, REGIONAL, STEWARD))
     assert "300.00 EUR" in show(grace)  # unit2's orders: 100 + 200
-    assert cache_keys(redis_client, "kpi_values")
+    entries = len(cache_keys(redis_client, "kpi_series_set:"))
+    assert entries
     # Grace's entries now say 999,999: her next answer shows it, so it comes from Redis ...
-    assert tamper_values(redis_client) == 1
+    assert tamper_values(redis_client) == entries
     assert "999,999.00 EUR" in show(grace)
     # ... but the same question from another scope, or another mask level, never gets it.
     for other in (elena, sam):
         shown = show(other)
         assert "300.00 EUR" in shown
         assert "999,999" not in shown
-    assert len(cache_keys(redis_client, "kpi_values")) == 3  # one entry per scope + mask level
+    # One entry per scope + mask level.
+    assert len(cache_keys(redis_client, "kpi_series_set:")) == 3 * entries
     assert cached_flags(world.engine, page) == [
         (GLOBAL, False),
         (GLOBAL, True),
@@ -206,7 +209,7 @@ def test_a_warm_call_reads_no_data_and_a_bump_brings_new_data_at_once(
 
 
 def entry_counts(client: redis.Redis) -> dict[str, int]:
-    names = ("kpi_values", "kpi_series", "kpi_breakdown", "source_facts", "kpi_lineage")
+    names = ("kpi_series_set", "kpi_breakdown", "source_facts", "kpi_lineage")
     return {name: len(cache_keys(client, name + ":")) for name in names}
 
 
@@ -217,8 +220,7 @@ def test_a_bump_of_another_metric_recomputes_only_the_source_wide_answers(
     kpi_page(grace)
     before = entry_counts(redis_client)
     assert before == {
-        "kpi_values": 1,
-        "kpi_series": 2,  # this period and the previous one
+        "kpi_series_set": 2,  # this period and the previous one
         "kpi_breakdown": 2,
         "source_facts": 1,
         "kpi_lineage": 1,
@@ -228,6 +230,32 @@ def test_a_bump_of_another_metric_recomputes_only_the_source_wide_answers(
     # Revenue's numbers are served as they were; freshness and lineage, which depend on every
     # source's newest data, are read again.
     assert entry_counts(redis_client) == before | {"source_facts": 2, "kpi_lineage": 2}
+
+
+def test_a_live_stream_leaves_the_settled_periods_cached_and_a_late_event_does_not(
+    world: World, redis_client: redis.Redis
+) -> None:
+    """Revenue (metric 3) over the last 7 days and the 7 days before: a batch of current
+    events moves only the first; a batch with events before this hour moves both."""
+    grace = world.client(GLOBAL)
+    kpi_page(grace)
+    before = entry_counts(redis_client)
+    versions.bump(redis_client, [3])  # current events only
+    kpi_page(grace)
+    assert entry_counts(redis_client) == before | {
+        "kpi_series_set": 3,  # this period's series read again, the previous one not
+        "kpi_breakdown": 3,
+        "source_facts": 2,
+        "kpi_lineage": 2,
+    }
+    versions.bump(redis_client, [3], closed_ids=[3])  # a late event of revenue
+    kpi_page(grace)
+    assert entry_counts(redis_client) == before | {
+        "kpi_series_set": 5,
+        "kpi_breakdown": 5,
+        "source_facts": 3,
+        "kpi_lineage": 3,
+    }
 
 
 # --- Redis failures and switching the cache off ---------------------------------------------

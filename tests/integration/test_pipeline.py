@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 import uuid
 
@@ -22,6 +23,7 @@ from models.contracts import FieldRole, FieldSpec, FieldType
 from models.enums import OrgLevel, RefreshMode
 
 from .drain_support import (
+    BASE,
     Published,
     accepted_events,
     catalog,
@@ -233,6 +235,29 @@ def test_data_versions_move_for_the_changed_metrics_only(
     drain_everything(services, [batch])
     assert versions.global_version(services.redis) == before
     assert set(versions.current(services.redis, watched).values()) == {1}
+
+
+def _closed(services: Services, metric_ids: list[int]) -> list[int]:
+    keys = [versions.closed_metric_key(m) for m in metric_ids]
+    return [int(v or 0) for v in services.redis.mget(keys)]
+
+
+def test_only_events_before_the_current_hour_move_the_closed_versions(
+    services: Services, catalog: Catalog
+) -> None:
+    watched = [catalog.metric("orders"), catalog.metric("orders", "amount")]
+    hour = versions.current_hour(dt.datetime.now(dt.UTC))
+    minutes_to_now = (dt.datetime.now(dt.UTC) - BASE).total_seconds() / 60
+    current = orders(services, [record(0, "now-1", minutes_to_now, "unit2", {"amount": 1.0})])
+    drain_everything(services, [current])
+    assert set(versions.current(services.redis, watched).values()) == {1}
+    if versions.current_hour(dt.datetime.now(dt.UTC)) == hour:  # the hour did not turn meanwhile
+        assert _closed(services, watched) == [0, 0]
+    late = orders(services, [record(1, "late-1", 5, "unit2", {"amount": 1.0})])
+    drain_everything(services, [late])
+    assert set(versions.current(services.redis, watched).values()) == {2}
+    assert all(v >= 1 for v in _closed(services, watched))
+    assert _closed(services, [catalog.metric("tickets")]) == [0]
 
 
 def test_arrivals_enqueue_one_drain_per_partition_until_it_starts(
