@@ -201,9 +201,10 @@ class _Drain:
                 result = write_events_in(connection, rows)
                 stored[source_key] = result.new_rows
                 changed |= result.changed_metric_ids
-                first = min(row.ts for row in rows)
-                for metric_id in result.changed_metric_ids:
-                    oldest[metric_id] = min(first, oldest.get(metric_id, first))
+                if rows and result.changed_metric_ids:
+                    first = min(row.ts for row in rows)
+                    for metric_id in result.changed_metric_ids:
+                        oldest[metric_id] = min(first, oldest.get(metric_id, first))
             inserted = insert_quarantined(connection, decoded.quarantine)
         committed = time.time()
         # After the commit: an hour that ended while the batch was written counts as closed.
