@@ -230,7 +230,12 @@ class World:
 
     def path_values(self) -> dict[str, str]:
         """What the sweep puts in each part of the pages' path templates."""
-        return {"kpi_key": KPI_KEY, "incident_id": str(self.incidents[HOME_FEED.key])}
+        return {
+            "kpi_key": KPI_KEY,
+            "incident_id": str(self.incidents[HOME_FEED.key]),
+            "key": HOME_FEED.key,  # the admin's source page
+            "rule_id": "new",  # the alert editor's form for a new rule
+        }
 
     def client(self, role: str | None) -> FlaskClient:
         """A client signed in as the user of ``role``; anonymous for None."""
@@ -654,6 +659,16 @@ PAGE_PATHS = (
     "/steward/health",
     "/steward/lineage",
     "/notifications",
+    "/alerts",
+    "/alerts/<rule_id>",
+    "/reviews",
+    "/admin/users",
+    "/admin/roles",
+    "/admin/access-review",
+    "/admin/channels",
+    "/admin/sources",
+    "/admin/sources/<key>",
+    "/admin/logs",
 )
 """The pages that have callbacks: each must have some swept."""
 MIN_SERVER_CALLBACKS = 6
