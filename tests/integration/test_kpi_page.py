@@ -76,6 +76,11 @@ class World:
 def _insert_catalog(engine: Engine) -> None:
     make_catalog(engine, children=2)
     with engine.begin() as connection:
+        # Events are stamped from NOW, taken when this module is imported: an hour's SLA keeps
+        # orders fresh however long the suite runs before these tests (tickets stay at 5 min).
+        connection.execute(
+            text("UPDATE sources SET freshness_sla_s = 3600 WHERE id = :id"), {"id": ORDERS}
+        )
         insert_unit(connection, 4, "unit2-de", "country", "1.2.4", 2)
         connection.execute(
             text(
