@@ -7,6 +7,8 @@ import datetime as dt
 from ingest.demo.generator import UnitProfile
 from ingest.demo.profiles import MARKETING_CHANNELS
 from models.accounts import RoleSpec, UserSpec
+from models.alerts.spec import RuleSpec
+from models.alerts.tables import AlertSeverity, Condition
 from models.catalog import KpiSpec, OrgUnitSpec, SourceSpec
 from models.contracts import FieldRole, FieldSpec, FieldType
 from models.enums import Classification, Direction, Granularity, OrgLevel, RefreshMode
@@ -298,3 +300,23 @@ DEMO_USERS = (
     UserSpec(STEWARD_EMAIL, "Sam Steward", ("steward",), (COMPANY_KEY,), True),
     UserSpec("admin@example.com", "Ada Admin", ("admin",), (COMPANY_KEY,), True),
 )
+
+
+DEMO_ALERT_OWNER = "admin@example.com"
+DEMO_ALERT_RULES = (
+    RuleSpec(
+        name="Orders halved (group)",
+        kpi_key="orders",
+        unit_key=COMPANY_KEY,
+        condition=Condition.CHANGE_PCT,
+        threshold=-50.0,
+        clear_threshold=-20.0,
+        for_s=300,
+        window_s=900,
+        severity=AlertSeverity.WARNING,
+    ),
+)
+"""Demo mode only: the simulator's outage fault silences orders for a while, so the group's
+orders of the last 15 minutes fall far below the 15 minutes before; the rule fires after
+5 minutes of that, opens a review owned by the demo admin and notifies the executives in
+the app. Ordinary ups and downs stay within the clear level."""

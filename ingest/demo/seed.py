@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import os
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,8 +15,11 @@ from sqlalchemy.orm import Session
 
 from ingest.demo import catalog
 from models.accounts import UserSpec, create_user, find_user, upsert_role
+from models.alerts import rules
 from models.audit import Actor
 from models.catalog import upsert_kpi, upsert_org_unit, upsert_source
+from models.org import OrgUnit
+from models.permissions import ROLE_PERMISSIONS, Principal
 from models.settings import Settings
 from models.users import User
 
@@ -102,6 +108,25 @@ def _create_account(session: Session, spec: UserSpec) -> NewAccount:
     return NewAccount(spec.email, password, spec.roles, spec.scopes)
 
 
+def _ensure_alert_rules(session: Session, units: Sequence[OrgUnit]) -> int:
+    """The demo's alert rules, created once, as made by the demo admin; returns how many were
+    created now."""
+    owner = find_user(session, catalog.DEMO_ALERT_OWNER)
+    if owner is None:
+        return 0
+    company = next(u for u in units if u.key == catalog.COMPANY_KEY)
+    principal = Principal(
+        owner.id, ROLE_PERMISSIONS["admin"], (str(company.path),), name=owner.display_name
+    )
+    created = 0
+    for spec in catalog.DEMO_ALERT_RULES:
+        if rules.rule_named(session, spec.name) is None:
+            owned = dataclasses.replace(spec, owner_user_id=owner.id)
+            rules.create_rule(session, principal, owned, dt.datetime.now(dt.UTC))
+            created += 1
+    return created
+
+
 def seed_demo(engine: Engine, settings: Settings) -> SeedReport:
     """Create or update the demo catalogue, and the demo accounts when demo mode is on.
 
@@ -115,6 +140,9 @@ def seed_demo(engine: Engine, settings: Settings) -> SeedReport:
         steward: User | None = find_user(session, catalog.STEWARD_EMAIL)
         sources = [upsert_source(session, s, SEED_ACTOR, steward=steward) for s in catalog.SOURCES]
         kpis = [upsert_kpi(session, k, SEED_ACTOR, steward=steward) for k in catalog.KPIS]
+        if settings.demo_mode:
+            session.flush()
+            _ensure_alert_rules(session, units)
         path = credentials_path(settings)
         if new_accounts:
             _write_credentials(path, new_accounts)

@@ -118,6 +118,13 @@ def _set_channels(session: Session, rule_id: int, channel_ids: list[int]) -> Non
         session.execute(insert(AlertRuleChannel), rows)
 
 
+def rule_named(session: Session, name: str) -> int | None:
+    """The id of the rule called ``name``, if any (names need not be unique: the oldest)."""
+    return session.scalar(
+        select(AlertRule.id).where(AlertRule.name == name).order_by(AlertRule.id).limit(1)
+    )
+
+
 def create_rule(session: Session, principal: Principal, spec: RuleSpec, now: dt.datetime) -> int:
     """Add a rule (state ``ok``); returns its id.
 

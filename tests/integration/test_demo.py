@@ -14,10 +14,12 @@ from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash
 
 from dashboard.cli import cli
+from ingest.alerts.evaluate import evaluate
 from ingest.demo import catalog
 from ingest.demo.history import write_history
 from ingest.demo.seed import credentials_path, read_credentials, seed_demo
 from ingest.demo.summary import demo_summary
+from models.alerts.tables import AlertRule, AlertStateRow, Review
 from models.audit import Actor
 from models.catalog import OrgUnitSpec, upsert_kpi, upsert_org_unit, upsert_source
 from models.contracts import FieldRole, FieldSpec, FieldType
@@ -34,7 +36,7 @@ from models.users import Role, RolePermission, User, UserRole, UserScope
 NOW = dt.datetime(2026, 11, 20, 12, 30, tzinfo=dt.UTC)
 COUNTED = (
     OrgUnit, Source, SourceContract, Metric, Kpi, KpiMetric, Role, RolePermission, User,
-    UserRole, UserScope, AuditLog,
+    UserRole, UserScope, AuditLog, AlertRule,
 )  # fmt: skip
 
 
@@ -282,3 +284,27 @@ def test_moving_a_unit_moves_its_subtree(db: Engine, plain_settings: Settings) -
     assert change.action == "org_unit.update"
     assert change.after is not None
     assert set(change.after) == {"parent_id"}
+
+
+def test_the_demo_alert_fires_when_orders_stop_and_opens_a_review(
+    db: Engine, demo_settings: Settings, plain_settings: Settings
+) -> None:
+    """The simulator's outage fault silences orders: the demo rule "Orders halved (group)"
+    goes pending, fires after 5 minutes and opens a review owned by the demo admin."""
+    seed_demo(db, plain_settings)
+    with Session(db) as session:
+        assert session.scalar(select(func.count()).select_from(AlertRule)) == 0  # demo mode only
+    seed_demo(db, demo_settings)
+    write_history(db, days=1, scale=1.0, now=NOW)  # orders until 12:00, then nothing
+    states = []
+    for minutes in (5, 10, 16):  # windows of 15 min against the 15 min before
+        evaluate(db, demo_settings, NOW.replace(minute=0) + dt.timedelta(minutes=minutes))
+        with Session(db) as session:
+            states.append(session.scalars(select(AlertStateRow.state)).one().value)
+    assert states == ["ok", "pending", "firing"]
+    with Session(db) as session:
+        rule = session.scalars(select(AlertRule)).one()
+        review = session.scalars(select(Review)).one()
+        admin = session.scalars(select(User).where(User.email == catalog.DEMO_ALERT_OWNER)).one()
+    assert rule.owner_user_id == admin.id
+    assert review.owner_user_id == admin.id
