@@ -2,7 +2,7 @@
 
 The grid (dash-ag-grid's infinite row model) asks for one block of rows at a time with its
 header sort and column filters; ``events_rows`` checks every part of that request on the
-server and reads the block with ``models.queries.events.events_block``.
+server and reads the block with ``models.queries.event_block.events_block``.
 """
 
 from __future__ import annotations
@@ -35,8 +35,8 @@ from dashboard.summary import (
 )
 from models.permissions import AccessDenied, Permission, Principal
 from models.queries.common import QueryLimits
+from models.queries.event_block import EventsBlock, event_catalog, events_block
 from models.queries.event_query import ColumnGroup
-from models.queries.events import EventsBlock, event_catalog, events_block
 from models.queries.kpis import KpiDefinition, UnknownKpi, load_kpi
 from models.queries.lineage import kpi_lineage
 from models.queries.scope import Unit, root_units

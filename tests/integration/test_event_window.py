@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import Connection, text
 
 from models.queries.common import Period
+from models.queries.event_block import events_block
 from models.queries.event_query import (
     ColumnFilter,
     ColumnGroup,
@@ -22,7 +23,6 @@ from models.queries.event_query import (
     ValueKind,
 )
 from models.queries.event_window import block_window, count_metric_ids
-from models.queries.events import events_block
 from models.queries.kpis import load_kpi
 from models.queries.scope import resolve_unit
 

@@ -9,6 +9,7 @@ import pytest
 
 from models.contracts import Contract
 from models.permissions import AccessDenied, Permission, Principal
+from models.queries.event_block import compile_query
 from models.queries.event_query import (
     ColumnFilter,
     ColumnGroup,
@@ -21,7 +22,6 @@ from models.queries.event_query import (
     check_query,
     field_catalog,
 )
-from models.queries.events import compile_query
 
 ORDERS, SESSIONS = 1, 2
 _KEYS: list[dict[str, Any]] = [
