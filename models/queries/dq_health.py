@@ -138,15 +138,27 @@ class VolumePoint:
     high: float | None
 
 
+# Each stretch of the chart (the shown days, the same days in each history week) is its own
+# LATERAL index probe, as the check cycle's window counts are (models/quality/measures.py). As
+# a plain join of the stretches to rollup_1m, the planner, knowing neither the metric (a
+# subquery) nor the stretches' times, read the metric's whole history from every partition and
+# filtered it once per stretch: 310-370 ms for web sessions at demo scale 1, whatever the span
+# (docs/benchmarks.md). The GROUP BY keeps the probe from being flattened back into that join.
+# The stretches are disjoint and start and end on window bounds (:func:`_stretches`), so each
+# window comes from one probe.
 _VOLUMES = """
-SELECT date_bin(CAST(:window AS interval), r.bucket, TIMESTAMPTZ '2000-01-01 00:00:00+00'),
-       sum(r.n)
-FROM rollup_1m r
-JOIN unnest(CAST(:starts AS timestamptz[])) AS p(start)
-  ON r.bucket >= p.start AND r.bucket < p.start + CAST(:span AS interval)
-WHERE r.metric_id = (SELECT min(m.id) FROM metrics m
-                     WHERE m.source_id = :source_id AND m.measure IS NULL)
-GROUP BY 1
+SELECT x.at, x.n
+FROM unnest(CAST(:starts AS timestamptz[]), CAST(:stops AS timestamptz[])) AS p(start, stop)
+CROSS JOIN LATERAL (
+    SELECT date_bin(CAST(:window AS interval), r.bucket, TIMESTAMPTZ '2000-01-01 00:00:00+00')
+             AS at,
+           sum(r.n) AS n
+    FROM rollup_1m r
+    WHERE r.metric_id = (SELECT min(m.id) FROM metrics m
+                         WHERE m.source_id = :source_id AND m.measure IS NULL)
+      AND r.bucket >= p.start AND r.bucket < p.stop
+    GROUP BY 1
+) x
 """
 
 MAX_BAND_WINDOWS = 4 * 24 * 14
@@ -176,12 +188,13 @@ def volume_band(
     if windows > MAX_BAND_WINDOWS:
         raise ValueError(f"at most {MAX_BAND_WINDOWS} windows of 15 minutes per chart")
     weeks = settings.dq_history_weeks
+    stretches = _stretches(first, last + WINDOW, weeks)
     rows = connection.execute(
         text(_VOLUMES),
         {
             "window": WINDOW,
-            "starts": [first - WEEK * k for k in range(weeks + 1)],
-            "span": last + WINDOW - first,
+            "starts": [start for start, _ in stretches],
+            "stops": [stop for _, stop in stretches],
             "source_id": source_id,
         },
     )
@@ -195,6 +208,22 @@ def volume_band(
             _point(Window(at, at + WINDOW), int(counts.get(at, 0)), history, declared, settings)
         )
     return points
+
+
+def _stretches(
+    start: dt.datetime, stop: dt.datetime, weeks: int
+) -> list[tuple[dt.datetime, dt.datetime]]:
+    """``[start, stop)`` and the same stretch in each of ``weeks`` previous weeks, oldest first,
+    overlapping ones merged: a chart longer than a week overlaps its own history, and each
+    minute must be counted once."""
+    merged: list[tuple[dt.datetime, dt.datetime]] = []
+    for k in range(weeks, -1, -1):
+        lo, hi = start - WEEK * k, stop - WEEK * k
+        if merged and lo <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], hi)
+        else:
+            merged.append((lo, hi))
+    return merged
 
 
 def _point(
