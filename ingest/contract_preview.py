@@ -17,7 +17,6 @@ not kept, so a newly required field always fails for stored events.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -27,11 +26,10 @@ from sqlalchemy import Connection
 
 from ingest import streams
 from ingest.contracts import CompiledContract, RecordError, compile_contract
-from ingest.decode import record_payload
+from ingest.decode import quarantined_payload, record_payload
 from models.contracts import Contract, FieldRole, FieldType
 from models.queries import reference
 from models.queries.admin_sources import (
-    QuarantinedInput,
     StoredEvent,
     recent_events,
     recent_quarantine,
@@ -106,17 +104,6 @@ def rebuilt_event(event: StoredEvent, contract: Contract | None) -> dict[str, An
     return payload
 
 
-def _quarantined_input(item: QuarantinedInput) -> Any:
-    if item.payload is not None:
-        return item.payload
-    if item.raw is None:
-        return None
-    try:
-        return json.loads(item.raw)
-    except ValueError:
-        return None
-
-
 def check_records(
     connection: Connection, compiled: CompiledContract, records: Sequence[Any]
 ) -> Tally:
@@ -157,7 +144,10 @@ def preview_contract(
     compiled = compile_contract(source_id, source_key, proposed)
     current = reference.current_contract(connection, source_id)
     events = [rebuilt_event(e, current) for e in recent_events(connection, source_id, limit=limit)]
-    held = [_quarantined_input(q) for q in recent_quarantine(connection, source_id, limit=limit)]
+    held = [
+        quarantined_payload(q.payload, q.raw)
+        for q in recent_quarantine(connection, source_id, limit=limit)
+    ]
     return ContractPreview(
         version=proposed.version,
         events=check_records(connection, compiled, events),

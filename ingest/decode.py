@@ -7,6 +7,7 @@ org unit keys through cached lookups in the batch's own transaction.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import time
 import uuid
 from collections.abc import Collection, Iterator, Mapping, Sequence
@@ -111,6 +112,19 @@ class References:
             found = reference.contract_version(connection, source_id, version)
             self._contracts[(source_id, version)] = found
         return self._contracts[(source_id, version)]
+
+
+def quarantined_payload(payload: Any, raw: str | None) -> Any:
+    """A quarantined record as it can be checked again: its parsed payload, else its raw text
+    parsed as JSON; None when neither gives one (unreadable)."""
+    if payload is not None:
+        return payload
+    if raw is None:
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return None
 
 
 def record_payload(contract: Contract | None, record: streams.StreamRecord) -> dict[str, Any]:

@@ -192,30 +192,27 @@ class _Drain:
     def _commit(self, entries: Sequence[Parsed], poison: Mapping[bytes, str]) -> None:
         started = time.monotonic()
         stored: dict[str, int] = {}
-        changed: set[int] = set()
-        oldest: dict[int, dt.datetime] = {}
+        oldest: dict[int, dt.datetime] = {}  # per metric whose rollups changed: its oldest event
         prepare_storage(self.services.engine, event_times(entries))
         with self.services.engine.begin() as connection:
             decoded = build_batch(connection, self.refs, entries, poison)
             for source_key, rows in decoded.rows_by_source():
                 result = write_events_in(connection, rows)
                 stored[source_key] = result.new_rows
-                changed |= result.changed_metric_ids
-                if rows and result.changed_metric_ids:
+                if result.changed_metric_ids:  # then some rows were new
                     first = min(row.ts for row in rows)
                     for metric_id in result.changed_metric_ids:
                         oldest[metric_id] = min(first, oldest.get(metric_id, first))
             inserted = insert_quarantined(connection, decoded.quarantine)
         committed = time.time()
-        # After the commit: an hour that ended while the batch was written counts as closed.
-        hour = versions.current_hour(dt.datetime.now(dt.UTC))
-        late = {metric_id for metric_id, ts in oldest.items() if ts < hour}
         metrics.BATCH_WRITE_SECONDS.observe(time.monotonic() - started)
         ids = [e.entry_id for e in entries]
         streams.ack_and_delete(self.client, self.key, ids)
         if poison:
             self.client.hdel(errors_key(self.key), *poison)
-        versions.bump(self.client, changed, late)
+        # Judged after the commit: an hour that ended while the batch was written is closed.
+        hour = versions.current_hour(dt.datetime.now(dt.UTC))
+        versions.bump(self.client, oldest.keys(), {m for m, ts in oldest.items() if ts < hour})
         self._observe(decoded, stored, inserted, committed)
 
     def _observe(

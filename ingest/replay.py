@@ -9,12 +9,10 @@ open, and replaying again is harmless (events are deduplicated by identity).
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from collections import Counter
 from dataclasses import asdict, dataclass, field
-from typing import Any
 
 import msgspec
 from sqlalchemy import Connection
@@ -22,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from ingest import jobs, streams
 from ingest.contracts import CompiledContract, RecordError, compile_contract
+from ingest.decode import quarantined_payload
 from ingest.runtime import Services
 from models.audit import Actor, record_change
 from models.contracts import FieldRole
@@ -60,23 +59,12 @@ class _Chunk:
     reasons: list[NewReason] = field(default_factory=list)
 
 
-def _payload(row: OpenRecord) -> Any:
-    if row.payload is not None:
-        return row.payload
-    if row.raw is None:
-        return None
-    try:
-        return json.loads(row.raw)
-    except ValueError:
-        return None
-
-
 def _check(
     connection: Connection, compiled: CompiledContract, rows: list[OpenRecord], report: ReplayReport
 ) -> _Chunk:
     chunk = _Chunk()
     for row in rows:
-        payload = _payload(row)
+        payload = quarantined_payload(row.payload, row.raw)
         if payload is None:
             report.unreadable += 1
             continue

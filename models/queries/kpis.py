@@ -280,19 +280,11 @@ def kpi_values(
     """
     principal.require(Permission.KPI_VIEW)
     resolved = _resolved(connection, principal, unit)
-    metric_ids = _all_metric_ids(kpis)
-    now = _period_stats(connection, principal, resolved, metric_ids, period)
-    before = _period_stats(connection, principal, resolved, metric_ids, period.previous)
+    now = kpi_totals(connection, principal, kpis, resolved, period)
+    before = kpi_totals(connection, principal, kpis, resolved, period.previous)
     return [
-        KpiValue(
-            kpi_key=kpi.key,
-            unit=resolved,
-            period=period,
-            value=_evaluate(kpi, now),
-            previous_period=period.previous,
-            previous_value=_evaluate(kpi, before),
-        )
-        for kpi in kpis
+        KpiValue(kpi.key, resolved, period, value, period.previous, previous)
+        for kpi, value, previous in zip(kpis, now, before, strict=True)
     ]
 
 
