@@ -15,12 +15,11 @@ from typing import Any
 
 import pytest
 import redis
-from rq.serializers import JSONSerializer
-from rq.worker import SimpleWorker
 from sqlalchemy import Engine, text
 
 from ingest import jobs, streams
 from ingest.runtime import Services
+from ingest.worker import QUEUES, make_worker
 from models.settings import Settings
 
 from .factories import ROLLUP_TABLES, Aggregate, Catalog, RollupKey, make_catalog, utc_bucket
@@ -89,14 +88,9 @@ def publish_records(
 
 
 def run_burst_worker(services: Services) -> None:
-    """An rq SimpleWorker in burst mode on the ingest queues, with ``services`` for its jobs."""
+    """The project's rq worker in burst mode on the ingest queues, with ``services`` set."""
     jobs.init_services(services.settings)
-    worker = SimpleWorker(
-        [jobs.INGEST_QUEUE, jobs.QUEUE],
-        connection=services.redis,
-        serializer=JSONSerializer,
-    )
-    worker.work(burst=True, logging_level="WARNING")
+    make_worker(QUEUES, services.redis).work(burst=True, logging_level="WARNING")
 
 
 @pytest.fixture

@@ -19,14 +19,13 @@ from typing import Any
 import pytest
 import redis
 from aiosmtpd.controller import Controller
-from rq.serializers import JSONSerializer
-from rq.worker import SimpleWorker
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
 from ingest import jobs
 from ingest.notify.dispatch import QUEUE, Notice, delivery_queue, dispatch, enqueue
 from ingest.runtime import Services
+from ingest.worker import make_worker
 from models.channels import ChannelKind, create_channel
 from models.permissions import Permission, Principal
 from models.settings import Settings
@@ -204,9 +203,8 @@ def announce(
 
 
 def run_burst_worker(services: Services) -> None:
-    """An rq SimpleWorker in burst mode on the delivery queue (JSON serializer)."""
-    worker = SimpleWorker([QUEUE], connection=services.redis, serializer=JSONSerializer)
-    worker.work(burst=True, logging_level="WARNING")
+    """The project's rq worker in burst mode on the delivery queue (JSON serializer)."""
+    make_worker([QUEUE], services.redis).work(burst=True, logging_level="WARNING")
 
 
 def run_sweep(services: Services) -> None:

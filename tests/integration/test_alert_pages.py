@@ -17,13 +17,14 @@ import pytest
 import redis
 from flask import Flask
 from flask.testing import FlaskClient
-from rq import Queue, SimpleWorker
+from rq import Queue
 from rq.serializers import JSONSerializer
 from sqlalchemy import Engine, text
 
 from dashboard.app import create_app
 from dashboard.components import live
 from ingest import jobs
+from ingest.worker import make_worker
 from models.accounts import hash_password
 from models.settings import Settings
 
@@ -104,9 +105,7 @@ def run_evaluation_job(redis_client: redis.Redis, settings: Settings) -> None:
     jobs.init_services(settings)
     queue = Queue(jobs.QUEUE, connection=redis_client, serializer=JSONSerializer)
     job = queue.enqueue("ingest.alerts.jobs.evaluate_alerts")
-    SimpleWorker([queue], connection=redis_client, serializer=JSONSerializer).work(
-        burst=True, logging_level="WARNING"
-    )
+    make_worker([jobs.QUEUE], redis_client).work(burst=True, logging_level="WARNING")
     job.refresh()
     assert job.is_finished, job.latest_result()
 

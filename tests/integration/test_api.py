@@ -14,7 +14,7 @@ import redis
 import requests
 from flask import Flask
 from prometheus_client import REGISTRY
-from rq import Queue, SimpleWorker
+from rq import Queue
 from rq.serializers import JSONSerializer
 from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
@@ -33,6 +33,7 @@ from ingest.streams import (
     decode_rejections,
     stream_key,
 )
+from ingest.worker import make_worker
 from models.api_keys import create_key, revoke_key
 from models.audit import Actor
 from models.catalog import OrgUnitSpec, SourceSpec, upsert_org_unit, upsert_source
@@ -272,8 +273,7 @@ def test_drained_batches_land_once_and_rejections_reach_the_quarantine_table(
         response = post(base, "shop", seeded.keys["shop"], body, "application/x-ndjson")
         assert response.status_code == 202, response.text
         queue = Queue(jobs.INGEST_QUEUE, connection=redis_client, serializer=JSONSerializer)
-        worker = SimpleWorker([queue], connection=redis_client, serializer=JSONSerializer)
-        worker.work(burst=True, max_jobs=20)
+        make_worker([queue.name], redis_client).work(burst=True, max_jobs=20)
 
     with db.connect() as connection:
         events = connection.execute(text("SELECT event_id FROM events ORDER BY event_id")).all()
