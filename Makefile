@@ -5,8 +5,12 @@
 # reachable, starting private ones under .data/ if needed (scripts/ensure-services.sh). The URLs
 # chosen are written to .data/services.env, which the recipes source.
 #
+# Installs come from requirements.lock only (docs/dependencies.md): `make lock` changes it,
+# `make test-latest` tries the newest versions pyproject.toml allows in .venv-latest.
+#
 # Variables: PYTEST_ARGS (extra pytest arguments), BENCH_ARGS (default --quick),
-# DATABASE_URL / REDIS_URL (servers to prefer), NORTHSTAR_DATA_DIR (default .data).
+# DATABASE_URL / REDIS_URL (servers to prefer), NORTHSTAR_DATA_DIR (default .data),
+# UPGRADE=1 (make lock: take the newest set that make test-latest passed).
 
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
@@ -16,8 +20,12 @@ SHELL := /bin/bash
 
 VENV := .venv
 BIN := $(VENV)/bin
+LOCK := requirements.lock
+LATEST_VENV := $(CURDIR)/.venv-latest
+UPGRADE ?=
 export NORTHSTAR_DATA_DIR ?= $(CURDIR)/.data
 SERVICES_ENV := $(NORTHSTAR_DATA_DIR)/services.env
+LATEST_LOCK := $(NORTHSTAR_DATA_DIR)/latest/requirements.lock
 PYTEST_ARGS ?=
 BENCH_ARGS ?= --quick
 # Volume of the demo: history and the live simulator use the same scale, so live numbers
@@ -41,19 +49,53 @@ $(call use-db,northstar)
 export NORTHSTAR_DEMO=1 NORTHSTAR_ENV=dev
 endef
 
+# $(call lint-steps,BIN): ruff, ruff format and mypy of that environment.
 define lint-steps
-$(BIN)/ruff check .
-$(BIN)/ruff format --check .
-$(BIN)/mypy
+$(1)/ruff check .
+$(1)/ruff format --check .
+$(1)/mypy
 endef
 
-.PHONY: help venv services stop-services demo test lint format bench bench-ingest bench-dashboard bench-quality clean
+# $(call test-steps,DB,REDIS_DB,BIN): lint, then pytest on a fresh database DB and Redis db
+# number REDIS_DB, with the browser the e2e tests drive.
+define test-steps
+$(call use-db,$(1),--fresh)
+# Debian's chromium and chromium-driver for the browser tests (tests/e2e), installed if missing.
+scripts/ensure-browser.sh
+REDIS_URL=$$(scripts/url-with-db.sh "$$REDIS_URL" $(2))
+export REDIS_URL NORTHSTAR_ENV=test
+set -x
+$(call lint-steps,$(3))
+$(3)/pytest $(PYTEST_ARGS)
+endef
+
+.PHONY: help venv lock test-latest services stop-services demo test lint format bench bench-ingest bench-dashboard bench-quality clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
-venv: ## Create .venv and (re)install the project when pyproject.toml changed
+venv: ## Create .venv and install exactly requirements.lock (again when it or pyproject.toml changed)
 	@scripts/ensure-venv.sh
+
+lock: venv ## Re-resolve requirements.lock after pyproject.toml changed (UPGRADE=1: newest set test-latest passed)
+	@if [[ -z "$(UPGRADE)" ]]; then
+	    scripts/lock.sh $(LOCK)  # keeps every pin the ranges still allow
+	else
+	    scripts/lock-upgrade.sh "$(LATEST_LOCK)" $(LOCK)
+	fi
+	git diff --stat -- $(LOCK) || true
+
+test-latest: venv ## Resolve the newest versions the ranges allow, install them into .venv-latest, lint and test
+	@mkdir -p "$$(dirname "$(LATEST_LOCK)")"
+	rm -f "$(LATEST_LOCK).passed"
+	scripts/lock.sh "$(LATEST_LOCK)" --upgrade
+	echo "newest versions that differ from $(LOCK):"
+	scripts/lock-upgrade.sh --compare "$(LATEST_LOCK)" $(LOCK)
+	NORTHSTAR_VENV="$(LATEST_VENV)" NORTHSTAR_LOCK="$(LATEST_LOCK)" scripts/ensure-venv.sh
+	$(call test-steps,northstar_latest_test,14,$(LATEST_VENV)/bin)
+	set +x
+	sha256sum "$(LATEST_LOCK)" >"$(LATEST_LOCK).passed"
+	echo "make test-latest passed: \`make lock UPGRADE=1\` takes this set into $(LOCK)"
 
 services: ## Make sure PostgreSQL and Redis are reachable (writes .data/services.env)
 	@scripts/ensure-services.sh
@@ -81,18 +123,11 @@ demo: venv ## Migrate, seed and back-fill "northstar", then run web, worker, cro
 	exec $(BIN)/honcho -f Procfile.demo start
 
 test: venv ## Lint, type-check and run pytest against a fresh northstar_test (PYTEST_ARGS=...)
-	@$(call use-db,northstar_test,--fresh)
-	# Debian's chromium and chromium-driver for the browser tests (tests/e2e), installed if missing.
-	scripts/ensure-browser.sh
-	REDIS_URL=$$(scripts/url-with-db.sh "$$REDIS_URL" 15)
-	export REDIS_URL NORTHSTAR_ENV=test
-	set -x
-	$(lint-steps)
-	$(BIN)/pytest $(PYTEST_ARGS)
+	@$(call test-steps,northstar_test,15,$(BIN))
 
 lint: venv ## ruff check, ruff format --check and mypy
 	@set -x
-	$(lint-steps)
+	$(call lint-steps,$(BIN))
 
 format: venv ## Apply ruff's formatting and safe fixes
 	@set -x
@@ -126,6 +161,6 @@ bench-quality: venv ## Time data-quality check cycles over the demo's 30 days on
 	set -x
 	$(BIN)/python bench/quality.py --scale $(DEMO_SCALE)
 
-clean: ## Stop private services, then remove .venv and .data
+clean: ## Stop private services, then remove .venv, .venv-latest and .data
 	@scripts/stop-services.sh --purge
-	rm -rf $(VENV) .data
+	rm -rf $(VENV) $(LATEST_VENV) .data

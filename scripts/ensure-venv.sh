@@ -1,12 +1,18 @@
 #!/usr/bin/env bash
 # Create the project virtualenv (.venv, Python >= 3.11) when it is missing or unusable, and
-# install the project with its dev extras (pip install -e '.[dev]') only when pyproject.toml
-# changed since the last install (its sha256 is kept in a stamp file inside .venv).
-# Set PYTHON=/path/to/python3.x to choose the interpreter.
+# install exactly the lock file into it whenever the lock or pyproject.toml changed since the
+# last install (their sha256 is kept in a stamp file inside the venv):
+#   1. pip installs every pin of requirements.lock, checking its hashes;
+#   2. whatever is installed but not locked is uninstalled;
+#   3. the project itself is installed editable, without dependencies and without build
+#      isolation (so its build backend is the locked setuptools, not the newest one).
+# Set PYTHON=/path/to/python3.x to choose the interpreter, NORTHSTAR_VENV to move the venv and
+# NORTHSTAR_LOCK to install another lock (make test-latest).
 set -euo pipefail
 # shellcheck source=scripts/_common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/_common.sh"
 
+LOCK="${NORTHSTAR_LOCK:-$NORTHSTAR_ROOT/requirements.lock}"
 PYPROJECT="$NORTHSTAR_ROOT/pyproject.toml"
 STAMP="$VENV_DIR/.northstar-install-stamp"
 
@@ -38,14 +44,25 @@ if [[ ! -e $VENV_DIR ]]; then
     fi
 fi
 
-wanted=$("$VENV_DIR/bin/python" -c \
-    'import hashlib, sys; print(hashlib.sha256(open(sys.argv[1], "rb").read()).hexdigest())' \
-    "$PYPROJECT")
+[[ -f $LOCK ]] || die "lock file $LOCK not found (make lock writes it)"
+wanted=$("$VENV_DIR/bin/python" -c '
+import hashlib, sys
+digest = hashlib.sha256()
+for path in sys.argv[1:]:
+    digest.update(open(path, "rb").read())
+print(digest.hexdigest())' "$LOCK" "$PYPROJECT")
 installed=$(cat "$STAMP" 2>/dev/null || true)
 if [[ $wanted != "$installed" ]]; then
-    log "installing the project into $VENV_DIR (pyproject.toml changed since the last install)"
+    log "installing ${LOCK#"$NORTHSTAR_ROOT"/} into $VENV_DIR (the lock or pyproject.toml changed)"
     rm -f "$STAMP"
-    (cd "$NORTHSTAR_ROOT" && "$VENV_DIR/bin/python" -m pip install \
-        --disable-pip-version-check -e '.[dev]')
+    pip=("$VENV_DIR/bin/python" -m pip --disable-pip-version-check)
+    "${pip[@]}" install --quiet --require-hashes -r "$LOCK"
+    mapfile -t extras < <("$VENV_DIR/bin/python" "$NORTHSTAR_ROOT/scripts/lock_check.py" \
+        "$LOCK" --extras)
+    if ((${#extras[@]})); then
+        log "removing what the lock does not hold: ${extras[*]}"
+        "${pip[@]}" uninstall --yes "${extras[@]}"
+    fi
+    (cd "$NORTHSTAR_ROOT" && "${pip[@]}" install --quiet --no-deps --no-build-isolation -e .)
     printf '%s\n' "$wanted" >"$STAMP"
 fi

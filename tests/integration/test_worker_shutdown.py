@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 import redis
 from rq import Queue
+from rq.command import send_shutdown_command
 from rq.serializers import JSONSerializer
 from sqlalchemy import Engine
 
@@ -58,10 +59,12 @@ def test_burst_workers_end_with_their_command_thread_stopped(
     assert queue.count == 0
 
 
-def test_a_worker_process_stops_on_sigterm(
-    db: Engine, redis_client: redis.Redis, settings: Settings
+@pytest.mark.parametrize("how", ["sigterm", "shutdown-command"])
+def test_a_worker_process_stops_on_sigterm_or_command(
+    db: Engine, redis_client: redis.Redis, settings: Settings, how: str
 ) -> None:
-    """``northstar worker`` (the production process) exits on SIGTERM within the bound."""
+    """``northstar worker`` (the production process) exits within the bound on SIGTERM, and on
+    rq's shutdown command, which reaches it through the command thread."""
     name = f"shutdown-{uuid.uuid4().hex[:8]}"
     process = subprocess.Popen(  # noqa: S603 - our own CLI, fixed arguments
         [sys.executable, "-c", "from dashboard.cli import main; main()", "worker", "--name", name],
@@ -82,7 +85,10 @@ def test_a_worker_process_stops_on_sigterm(
         )
         time.sleep(0.5)  # let it take the job and go back to waiting
         started = time.monotonic()
-        process.send_signal(signal.SIGTERM)
+        if how == "sigterm":
+            process.send_signal(signal.SIGTERM)
+        else:
+            send_shutdown_command(redis_client, name)
         output, _ = process.communicate(timeout=BOUND_S)
     finally:
         if process.poll() is None:
