@@ -17,7 +17,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from collections.abc import Sequence
+import time
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 # Imported here, before the first job, so that no job pays for them.
@@ -25,11 +26,13 @@ import msgspec  # noqa: F401
 import psycopg  # noqa: F401
 import redis
 from redis.client import PubSub
+from rq.job import Job
+from rq.queue import Queue
 from rq.serializers import JSONSerializer
 from rq.worker import SimpleWorker
 
 import models.schema  # noqa: F401
-from ingest import decode, drift, jobs, pipeline  # noqa: F401
+from ingest import activity, decode, drift, jobs, pipeline  # noqa: F401
 from models.settings import Settings
 
 _log = logging.getLogger(__name__)
@@ -110,10 +113,50 @@ class Worker(SimpleWorker):
         if isinstance(thread, CommandThread):
             thread.stop()
 
+    # What the worker did, as one line at most every ``summary_every_s`` (ingest/activity.py):
+    # rq's own per-job lines are held back by default (ingest/logs.py).
+    summary_every_s: float = 60.0
 
-def make_worker(queues: Sequence[str], connection: Any, *, name: str | None = None) -> Worker:
+    def handle_job_success(self, job: Job, queue: Queue, *args: Any, **kwargs: Any) -> None:
+        super().handle_job_success(job, queue, *args, **kwargs)
+        activity.CURRENT.jobs += 1
+        # rq holds the return value on the job before saving it; reading the saved result
+        # back would cost a Redis round trip per job.
+        result = getattr(job, "_result", None)
+        if isinstance(result, Mapping):
+            activity.CURRENT.add_drain(result)
+        self.summarise()
+
+    def handle_job_failure(self, job: Job, queue: Queue, *args: Any, **kwargs: Any) -> None:
+        super().handle_job_failure(job, queue, *args, **kwargs)
+        activity.CURRENT.jobs += 1
+        activity.CURRENT.failed += 1
+        self.summarise()
+
+    def teardown(self) -> None:
+        super().teardown()  # type: ignore[no-untyped-call]
+        self.summarise(final=True)
+
+    def summarise(self, *, final: bool = False) -> None:
+        """Log the activity since the last summary, if it is time (or ``final``) and any."""
+        now = time.monotonic()
+        if final or now - activity.CURRENT.since >= self.summary_every_s:
+            done = activity.take(now)
+            if done.jobs:
+                _log.info("%s", done.summary(self.name, now))
+
+
+def make_worker(
+    queues: Sequence[str],
+    connection: Any,
+    *,
+    name: str | None = None,
+    summary_every_s: float = 60.0,
+) -> Worker:
     """A :class:`Worker` on ``queues`` (in priority order) with the JSON job serializer."""
-    return Worker(list(queues), name=name, connection=connection, serializer=JSONSerializer)
+    worker = Worker(list(queues), name=name, connection=connection, serializer=JSONSerializer)
+    worker.summary_every_s = summary_every_s
+    return worker
 
 
 def run_worker(
@@ -122,9 +165,12 @@ def run_worker(
     burst: bool = False,
     queues: Sequence[str] = QUEUES,
     name: str | None = None,
-    logging_level: str = "INFO",
+    logging_level: str | None = None,
 ) -> bool:
     """Build the process's Services, then work the queues (until stopped, or empty: ``burst``).
+
+    Args:
+        logging_level: level of rq's per-job lines; ``NORTHSTAR_JOB_LOG_LEVEL`` when None.
 
     Returns:
         Whether any job was performed.
@@ -132,6 +178,9 @@ def run_worker(
     services = jobs.init_services(settings)
     with services.engine.connect():
         pass  # open the first pooled connection now, not in the first job
-    worker = make_worker(queues, services.redis, name=name)
-    logging.getLogger(__name__).info("worker %s on queues %s", worker.name, ", ".join(queues))
-    return bool(worker.work(burst=burst, logging_level=logging_level))
+    worker = make_worker(
+        queues, services.redis, name=name, summary_every_s=settings.worker_summary_s
+    )
+    _log.info("worker %s on queues %s", worker.name, ", ".join(queues))
+    level = logging_level or settings.job_log_level
+    return bool(worker.work(burst=burst, logging_level=level))

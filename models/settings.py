@@ -13,6 +13,8 @@ from limits import parse_many
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+
 
 class Environment(StrEnum):
     DEV = "dev"
@@ -100,6 +102,18 @@ class Settings(BaseSettings):
         default=30.0, gt=0, validation_alias="NORTHSTAR_DB_QUERY_LEASE_S"
     )
     """A slot not given back within this long (a crashed process) is free again."""
+
+    # Process logs (ingest/logs.py): what every process prints, and in which form.
+    log_level: LogLevel = Field(default="INFO", validation_alias="NORTHSTAR_LOG_LEVEL")
+    """Level of Northstar's own messages (start-up, faults, the workers' summaries, errors)."""
+    job_log_level: LogLevel = Field(default="WARNING", validation_alias="NORTHSTAR_JOB_LOG_LEVEL")
+    """Level of rq's per-job lines (INFO: a few lines per job; WARNING: failures only)."""
+    log_format: Literal["text", "json"] = Field(
+        default="text", validation_alias="NORTHSTAR_LOG_FORMAT"
+    )
+    """``json``: one JSON object per line (time, level, logger, process, message, exception)."""
+    worker_summary_s: PositiveInt = Field(default=60, validation_alias="NORTHSTAR_WORKER_SUMMARY_S")
+    """A worker logs one line of what it did (jobs, records, errors) at most this often."""
 
     # Ingest: the HTTP edge, the Redis Streams between it and the workers, and the drain jobs.
     ingest_max_bytes: PositiveInt = Field(

@@ -6,6 +6,7 @@ import click
 import redis
 
 from dashboard.commands.common import Runtime
+from ingest import logs
 from ingest.jobs import QUEUE
 from ingest.schedule import build_scheduler, configured
 
@@ -15,6 +16,7 @@ from ingest.schedule import build_scheduler, configured
 @click.pass_obj
 def cron(runtime: Runtime, list_: bool) -> None:
     """Enqueue the periodic jobs (sweep, pulls, drift, maintenance) until SIGINT/SIGTERM."""
+    logs.configure(runtime.settings, "cron")
     schedule = configured(runtime.settings)  # intervals some settings override
     for periodic in schedule:
         click.echo(f"{periodic.name:<18} every {periodic.every_s:>5} s  {periodic.func}")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import signal
 from types import FrameType
 
@@ -10,6 +9,7 @@ import click
 import redis
 
 from dashboard.commands.common import Runtime
+from ingest import logs
 from ingest.demo.catalog import SOURCES
 from ingest.demo.generator import DEFAULT_SEED
 from ingest.demo.history import demo_generator
@@ -56,8 +56,8 @@ def simulate(
     seed: int,
 ) -> None:
     """Post realistic events for every demo source to the ingest API, with scheduled faults."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     settings = runtime.settings
+    logs.configure(settings, "simulator")
     if rate is not None and scale is not None:
         raise click.UsageError("give --rate or --scale, not both")
     if scale is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from dashboard.commands.common import Runtime
+from ingest import logs
 from ingest.worker import QUEUES, run_worker
 
 
@@ -19,10 +20,19 @@ from ingest.worker import QUEUES, run_worker
     help="Queue to work, in priority order (repeat the option for several).",
 )
 @click.option("--name", default=None, help="Worker name (default: rq's, unique per process).")
-@click.option("--log-level", default="INFO", show_default=True)
+@click.option(
+    "--log-level",
+    default=None,
+    help="Level of rq's per-job lines (default: NORTHSTAR_JOB_LOG_LEVEL, WARNING).",
+)
 @click.pass_obj
 def worker(
-    runtime: Runtime, burst: bool, queues: tuple[str, ...], name: str | None, log_level: str
+    runtime: Runtime,
+    burst: bool,
+    queues: tuple[str, ...],
+    name: str | None,
+    log_level: str | None,
 ) -> None:
     """Work the ingest queues until SIGINT/SIGTERM (or until empty with --burst)."""
+    logs.configure(runtime.settings, "worker")
     run_worker(runtime.settings, burst=burst, queues=queues, name=name, logging_level=log_level)
