@@ -119,6 +119,7 @@ demo: venv ## Migrate, seed and back-fill "northstar", then run web, worker, cro
 	set +x
 	echo "Northstar demo: http://127.0.0.1:$$NORTHSTAR_DEMO_PORT (API /api/v1, /metrics, /readyz)"
 	echo "Demo accounts and passwords: $(NORTHSTAR_DATA_DIR)/demo-credentials.txt"
+	echo "Web access log (the simulator posts several times a second): $(NORTHSTAR_DATA_DIR)/web-access.log"
 	echo "Running web, worker, cron and simulator (Procfile.demo); Ctrl-C stops them all."
 	exec $(BIN)/honcho -f Procfile.demo start
 
