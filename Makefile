@@ -69,7 +69,7 @@ $(call lint-steps,$(3))
 $(3)/pytest $(PYTEST_ARGS)
 endef
 
-.PHONY: help venv lock test-latest services stop-services demo test lint format bench bench-ingest bench-dashboard bench-quality clean
+.PHONY: help venv lock test-latest screenshots services stop-services demo test lint format bench bench-ingest bench-dashboard bench-quality clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -125,6 +125,14 @@ demo: venv ## Migrate, seed and back-fill "northstar", then run web, worker, cro
 
 test: venv ## Lint, type-check and run pytest against a fresh northstar_test (PYTEST_ARGS=...)
 	@$(call test-steps,northstar_test,15,$(BIN))
+
+screenshots: venv ## Run the browser tests and refresh the user guide's screenshots (docs/guide/img)
+	@$(call use-db,northstar_test,--fresh)
+	scripts/ensure-browser.sh
+	REDIS_URL=$$(scripts/url-with-db.sh "$$REDIS_URL" 15)
+	export REDIS_URL NORTHSTAR_ENV=test
+	set -x
+	$(BIN)/pytest tests/e2e --guide-screenshots docs/guide/img $(PYTEST_ARGS)
 
 lint: venv ## ruff check, ruff format --check and mypy
 	@set -x

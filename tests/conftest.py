@@ -22,6 +22,15 @@ from models.settings import Settings, load_settings
 _KEEP = {"storage_meta", "alembic_version"}
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--guide-screenshots",
+        metavar="DIR",
+        default=None,
+        help="browser tests also save the user guide's screenshots into DIR (make screenshots)",
+    )
+
+
 @pytest.fixture(scope="session")
 def settings() -> Settings:
     loaded = load_settings()

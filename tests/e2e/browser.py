@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -86,6 +87,8 @@ class Browser:
     driver: webdriver.Chrome
     base_url: str
     artifacts: Path
+    guide: Path | None = None
+    """Where ``shot(..., guide=NAME)`` also saves ``NAME.png`` (``--guide-screenshots``)."""
     console: list[ConsoleEntry] = field(default_factory=list)
     _shots: int = 0
 
@@ -156,8 +159,11 @@ class Browser:
 
     # -- artifacts -------------------------------------------------------------------------
 
-    def shot(self, step: str) -> Path:
-        """Save a screenshot of the whole page as ``NN-step.png`` in the test's artifacts."""
+    def shot(self, step: str, guide: str | None = None) -> Path:
+        """Save a screenshot of the whole page as ``NN-step.png`` in the test's artifacts.
+
+        With ``guide``, the user guide shows this step: under ``--guide-screenshots DIR`` the
+        picture is also saved as ``DIR/guide.png`` (``make screenshots``, docs/guide/)."""
         self._shots += 1
         name = re.sub(r"[^a-z0-9-]+", "-", step.lower()).strip("-")[:60]
         target = self.artifacts / f"{self._shots:02d}-{name}.png"
@@ -169,6 +175,8 @@ class Browser:
             "Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True, "clip": clip}
         )
         target.write_bytes(base64.b64decode(shot["data"]))
+        if guide and self.guide is not None:
+            shutil.copyfile(target, self.guide / f"{guide}.png")
         return target
 
     def save_failure(self) -> None:

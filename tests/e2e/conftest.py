@@ -78,7 +78,10 @@ def browser(
     artifacts.mkdir(parents=True)
     profile = fresh_profile()
     driver = start_chromium(profile)
-    opened = Browser(driver, live_server, artifacts)
+    guide = request.config.getoption("guide_screenshots")
+    if guide is not None:
+        Path(guide).mkdir(parents=True, exist_ok=True)
+    opened = Browser(driver, live_server, artifacts, Path(guide) if guide else None)
     try:
         yield opened
     finally:

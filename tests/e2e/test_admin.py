@@ -45,7 +45,7 @@ def invitee(request: pytest.FixtureRequest, browser: Browser) -> Iterator[Browse
     ``invitee/`` of the test's artifacts)."""
     profile = fresh_profile()
     driver = start_chromium(profile)
-    other = Browser(driver, browser.base_url, browser.artifacts / "invitee")
+    other = Browser(driver, browser.base_url, browser.artifacts / "invitee", browser.guide)
     other.artifacts.mkdir()
     try:
         yield other
@@ -93,13 +93,13 @@ def invite_regional_executive(browser: Browser) -> str:
     browser.find("#admin-new-name").send_keys(NEW_NAME)
     tick(browser, "#admin-new-roles", "Executive")
     pick_option(browser, "#admin-new-scopes", "EMEA")
-    browser.shot("new-user-form")
+    browser.shot("new-user-form", guide="admin-new-user")
     browser.find("#admin-new-create").click()
     field = browser.element("#admin-link-url", "the invitation link")
     link = str(field.get_attribute("value"))
     assert "/invite/" in link, link
     assert "Invitation link made" in browser.text_of("#admin-new-create-result")
-    browser.shot("invitation-link-shown")
+    browser.shot("invitation-link-shown", guide="admin-invitation-link")
     return link.removeprefix(browser.base_url)
 
 
@@ -108,7 +108,7 @@ def accept_invitation(invitee: Browser, path: str) -> None:
     assert invitee.element("#email", "the invitation form").get_attribute("value") == NEW_USER
     invitee.find("#password").send_keys(NEW_PASSWORD)
     invitee.find("#confirm").send_keys(NEW_PASSWORD)
-    invitee.shot("invitation-form")
+    invitee.shot("invitation-form", guide="admin-invitation-form")
     invitee.find("#invite-form button[type=submit]").click()
     invitee.element("#invite-done", "the password set")
     invitee.shot("password-set")
@@ -132,7 +132,7 @@ def revoke_in_review(browser: Browser) -> None:
     browser.wait(lambda: "campaign=" in browser.path(), "the campaign page")
     tick(browser, "#admin-review-pending", f"{NEW_NAME} ({NEW_USER}) · Role: Executive")
     browser.find("#admin-review-note").send_keys("Left the EMEA board")
-    browser.shot("campaign-revoke-chosen")
+    browser.shot("campaign-revoke-chosen", guide="admin-access-review")
     browser.find("#admin-review-revoke").click()
     browser.wait_text(
         "#admin-review-revoke-result",

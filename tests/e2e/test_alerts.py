@@ -127,7 +127,7 @@ def test_an_admin_previews_and_saves_a_rule_that_then_shows_in_the_list(
     expected = preview_text(world, ADMIN, NEW_RULE, clock.now)
     browser.wait_text("#alert-preview-text", expected, "the 30-day preview")
     browser.wait(lambda: browser.find_all("#alert-preview-graph .scatterlayer"), "its chart")
-    browser.shot("preview-shown")
+    browser.shot("preview-shown", guide="alerts-rule-preview")
 
     press(browser, "#alert-save")
     browser.wait(lambda: re.fullmatch(r"/alerts/\d+", browser.path()), "the saved rule's page")
@@ -203,7 +203,7 @@ def test_a_fired_rule_opens_a_review_that_is_decided_and_shows_on_the_kpi_trend(
     browser.wait(lambda: browser.find_all(row), "the review in the list")
     assert title in browser.text_of(row)
     assert "Critical" in browser.text_of(row)
-    browser.shot("review-listed")
+    browser.shot("review-listed", guide="alerts-reviews")
     browser.open("/alerts?state=firing")
     browser.wait(lambda: browser.find_all(f"#alert-rule-{rule}"), "the firing rule")
     assert FIRING_RULE in browser.text_of(f"#alert-rule-{rule}")
@@ -225,7 +225,7 @@ def test_a_fired_rule_opens_a_review_that_is_decided_and_shows_on_the_kpi_trend(
     browser.wait(
         lambda: "spring campaign" in browser.text_of("#review-timeline"), "the decision's step"
     )
-    browser.shot("review-decided")
+    browser.shot("review-decided", guide="alerts-review-decided")
     with world.engine.connect() as connection:
         state, note = connection.execute(
             text("SELECT state::text, decision_note FROM reviews WHERE id = :r"), {"r": review}
@@ -237,7 +237,7 @@ def test_a_fired_rule_opens_a_review_that_is_decided_and_shows_on_the_kpi_trend(
     assert "Open reviews" not in strip
     assert "Expected: spring campaign." in strip
     assert trend_marks(browser) == [f"Decided #{review}"]
-    browser.shot("kpi-decision")
+    browser.shot("kpi-decision", guide="alerts-decision-on-trend")
     browser.assert_clean_console()
 
 
@@ -261,13 +261,13 @@ def test_source_admin_and_log_pages_render_and_export_under_the_csp(
         lambda: "Contract (current version 1)" in browser.text_of("#ns-page"), "the contract"
     )
     assert "customer_email" in browser.text_of("#ns-page")
-    browser.shot("source-page")
+    browser.shot("source-page", guide="admin-source")
 
     browser.open("/admin/logs")
     grid = "#admin-logs-access-grid .ag-row"
     browser.wait(lambda: browser.find_all(grid), "the access log's rows")
     assert "admin-source" in browser.text_of("#admin-logs-access-grid")
-    browser.shot("access-log")
+    browser.shot("access-log", guide="admin-access-log")
     press(browser, "#admin-logs-access-export")
     note = browser.wait(
         lambda: re.fullmatch(

@@ -104,7 +104,7 @@ def test_overview_tiles_follow_period_and_scope(browser: Browser, world: World) 
     assert re.fullmatch(
         r"Support tickets: newest event is .+ old \(freshness SLA 30 min\)", reason
     ), reason
-    browser.shot("quality-tooltip-focus")
+    browser.shot("quality-tooltip-focus", guide="executive-quality-reason")
 
     # Only the executive's own subtree is offered.
     unit_select = Select(browser.find("#overview-unit"))
@@ -115,7 +115,7 @@ def test_overview_tiles_follow_period_and_scope(browser: Browser, world: World) 
     period_labels = browser.find_all("#overview-period label")
     next(label for label in period_labels if label.text == "Last 7 days").click()
     wait_tiles(browser, "Last 7 days · EMEA", world, "emea", "7d")
-    browser.shot("overview-7d-emea")
+    browser.shot("overview-7d-emea", guide="executive-period-and-unit")
 
     unit_select.select_by_value("de")
     wait_tiles(browser, "Last 7 days · Germany", world, "de", "7d")
@@ -164,7 +164,7 @@ def test_drill_down_from_tile_to_events(browser: Browser, world: World) -> None:
     # The global executive: Overview → KPI → one unit down (twice) → back up → its events.
     browser.sign_in(GLOBAL_EXECUTIVE, PASSWORD)
     wait_tiles(browser, "Today · Northstar Group", world, "group", "today", GLOBAL_EXECUTIVE)
-    browser.shot("overview-today-group")
+    browser.shot("overview-today-group", guide="executive-overview")
 
     # A tile opens its KPI page: trend, breakdown, lineage and summary.
     browser.find("#tile-revenue h2 a").click()
@@ -177,7 +177,7 @@ def test_drill_down_from_tile_to_events(browser: Browser, world: World) -> None:
     assert re.search(r"✓ ok\s*Orders \(orders\)", lineage), lineage
     assert "Fresh: newest event" in lineage
     assert sorted(child_names(browser)) == REGIONS
-    browser.shot("kpi-revenue-group")
+    browser.shot("kpi-revenue-group", guide="executive-kpi-page")
 
     # A bar goes one level down, and again; the breadcrumb goes back up.
     link = browser.driver.find_element("link text", "EMEA")  # the breakdown table's link
@@ -190,7 +190,7 @@ def test_drill_down_from_tile_to_events(browser: Browser, world: World) -> None:
     go_down_by_bar(browser, "de", "Revenue · Germany")
     assert breadcrumb(browser) == ["Northstar Group", "EMEA", "Germany"]
     assert "unit=de" in browser.path()
-    browser.shot("kpi-revenue-germany")
+    browser.shot("kpi-revenue-germany", guide="executive-drill-down")
     browser.driver.find_element("link text", "EMEA").click()
     wait_kpi_page(browser, "Revenue · EMEA")
     browser.shot("kpi-revenue-back-to-emea")
@@ -199,7 +199,7 @@ def test_drill_down_from_tile_to_events(browser: Browser, world: World) -> None:
     browser.driver.find_element("link text", "See the events behind this number →").click()
     browser.wait(lambda: browser.path().startswith("/events?"), "the events page")
     check_events_page(browser)
-    browser.shot("events-revenue-emea")
+    browser.shot("events-revenue-emea", guide="executive-events")
     browser.assert_clean_console()
 
     browser.find("#ns-sign-out").click()
@@ -222,7 +222,7 @@ def test_regional_executive_sees_only_her_region(browser: Browser, world: World)
         "#kpi-body", re.compile(r"Not allowed.*", re.S), "the refusal of the group's page"
     )
     assert "Northstar Group" not in refusal
-    browser.shot("kpi-revenue-group-refused")
+    browser.shot("kpi-revenue-group-refused", guide="executive-out-of-scope")
     browser.assert_clean_console()
 
 

@@ -67,7 +67,7 @@ def test_steward_handles_the_incident_of_the_simulated_outage(
     link = f'#queue-table a[href="{INCIDENTS}/{incident_id}"]'
     title = browser.wait(lambda: browser.find(link).text, "the freshness incident in the queue")
     assert title == f"#{incident_id} Freshness failing on {ORDERS.name}"
-    browser.shot("incident-queue")
+    browser.shot("incident-queue", guide="steward-incidents")
 
     browser.find(link).click()
     browser.wait(lambda: browser.path() == f"{INCIDENTS}/{incident_id}", "the incident page")
@@ -96,7 +96,7 @@ def test_steward_handles_the_incident_of_the_simulated_outage(
         "the acknowledgement in the timeline",
     )
     assert f"by {STEWARD_NAME}" in browser.text_of("#incident-header")
-    browser.shot("incident-acknowledged")
+    browser.shot("incident-acknowledged", guide="steward-incident")
 
     browser.find("#incident-note").send_keys(NOTE)
     browser.find("#incident-resolve").click()
@@ -157,7 +157,7 @@ def test_steward_replays_a_quarantined_batch_after_a_contract_fix(
     assert f"{REFUNDS} would now pass, 0 still fail" in preview, preview
     replay = browser.wait(lambda: enabled(browser, "#quarantine-replay"), "Replay enabled")
     assert replay.text == f"Replay {REFUNDS} records"
-    browser.shot("quarantine-previewed")
+    browser.shot("quarantine-previewed", guide="steward-quarantine-preview")
 
     replay.click()
     done = browser.wait(
@@ -165,7 +165,7 @@ def test_steward_replays_a_quarantined_batch_after_a_contract_fix(
     )
     assert f"Replayed {ORDERS.name} against contract v{version}" in done, done
     assert f"{REFUNDS} re-ingested, 0 still failing" in done, done
-    browser.shot("quarantine-replayed")
+    browser.shot("quarantine-replayed", guide="steward-quarantine-replayed")
 
     drain_streams(world.settings)
     assert quarantine_rows(world.engine) == dict.fromkeys(batch.order_ids, ("replayed", "min"))
