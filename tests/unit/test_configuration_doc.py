@@ -28,14 +28,14 @@ def env_name(name: str, field: FieldInfo) -> str:
     return alias if isinstance(alias, str) else name.upper()
 
 
-def documented_rows(text: str) -> dict[str, tuple[int, str]]:
+def documented_rows(text: str, where: str = DOC_NAME) -> dict[str, tuple[int, str]]:
     """Variable → (line number, default cell) of every reference row of the document."""
     rows: dict[str, tuple[int, str]] = {}
     for number, line in enumerate(text.splitlines(), start=1):
         match = ROW.match(line)
         if match:
             name = match["name"]
-            assert name not in rows, f"{DOC_NAME}:{number}: {name} is documented twice"
+            assert name not in rows, f"{where}:{number}: {name} is documented twice"
             rows[name] = (number, match["default"])
     return rows
 
@@ -136,3 +136,18 @@ def test_the_check_names_what_is_wrong(edit: Any, problem: str) -> None:
     edited = edit(text)
     assert edited != text
     assert any(problem in p for p in check(edited)), check(edited)
+
+
+def test_the_readme_rows_agree_with_the_code() -> None:
+    # README.md keeps the core settings only; those it lists must still be right.
+    fields = {env_name(name, field): field for name, field in Settings.model_fields.items()}
+    readme = (DOC.parents[1] / "README.md").read_text(encoding="utf-8")
+    rows = documented_rows(readme, "README.md")
+    assert "DATABASE_URL" in rows
+    problems = [
+        f"README.md:{line}: {variable} "
+        + ("is no setting" if variable not in fields else f"default {cell!r} is not the code's")
+        for variable, (line, cell) in rows.items()
+        if variable not in fields or not default_matches(cell, fields[variable].default)
+    ]
+    assert not problems, "\n".join(problems)
