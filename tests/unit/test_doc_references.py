@@ -31,7 +31,7 @@ SELF = Path(__file__).resolve()
 
 OUTSIDE_PATH = re.compile(r"\.\./shared\b|/work/shared\b")
 DESIGN_CITATION = re.compile(r"\bDESIGN(?:\.md\b|\s*§)|§\s*\d")
-STYLE_CITATION = re.compile(r"\bSTYLE\s+\d+")
+STYLE_CITATION = re.compile(r"\bSTYLE(?:\s+\d+|\.md\b)")
 # "issue 4", "Issue 6, point 4", "(issue 5)", "issues 4 and 6", "issue #12". Not the verb:
 # "to issue 3 requests", "it issues 2 queries", and never "issues" without a number.
 ISSUE = re.compile(
@@ -111,6 +111,7 @@ def test_no_doc_or_comment_refers_outside_the_repository() -> None:
         "DESIGN §6 and §6a are the contract",
         "layer (§7).",
         "travel as JSON (STYLE 7), and",
+        "as STYLE.md asks",
         "Issue 4 builds three levels of progressive disclosure",
         "**Not done yet:** live refresh (issue 4 point 6).",
         "Issue 6, point 4 (sources, keys, log viewers).",
