@@ -45,7 +45,7 @@ from models.quality.windows import WINDOW, same_window_before, settled_window
 from models.settings import Settings, load_settings
 
 TARGET_S = 5.0
-"""A full cycle, cold or warm, on the 2-core machine (issue 5)."""
+"""A full cycle, cold or warm, on the 2-core machine (docs/quality.md)."""
 START_AFTER = dt.timedelta(seconds=30)
 TICK = dt.timedelta(seconds=10)
 """The clock stands just after the history's end and moves 10 s a cycle: the sources look as

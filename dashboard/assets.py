@@ -1,4 +1,6 @@
-"""Front-end files served by Northstar itself (DESIGN §6a): Bootstrap 5 from an installed package.
+"""Front-end files served by Northstar itself: Bootstrap 5 from an installed package.
+
+Why and how: docs/security.md, Front-end files.
 
 The CSS comes from the ``Bootstrap-Flask`` wheel (its ``flask_bootstrap/static/bootstrap5``
 folder, Bootstrap 5.3), served under ``/vendor/bootstrap/``; no file is copied into the repo

@@ -40,7 +40,7 @@ def redis_durability_problem(client: redis.Redis) -> str | None:
         return (
             "Redis runs without an append-only file (appendonly no): events accepted by the "
             "API but not yet committed are lost if Redis restarts. Run Redis with "
-            "`appendonly yes` (DESIGN §4)."
+            "`appendonly yes` (docs/architecture.md, Ingest)."
         )
     return None
 

@@ -5,8 +5,8 @@ inside a job. Each job may wait in the queue at most one interval (``ttl``): whe
 are down the queue does not fill with stale copies of the same periodic job.
 
 Why ``northstar cron`` rather than ``rq cron ingest.schedule``: rq's ``CronJob.enqueue`` always
-uses the default (pickle) serializer, while Northstar's jobs travel as JSON (STYLE 7), and the
-Redis URL comes from ``REDIS_URL`` through the settings like every other process.
+uses the default (pickle) serializer, while Northstar's jobs travel as JSON (docs/contributing.md,
+Jobs), and the Redis URL comes from ``REDIS_URL`` through the settings like every other process.
 """
 
 from __future__ import annotations

@@ -247,7 +247,7 @@ def guarded_callback(
                     _send_retry_after(exc.retry_after_s)
                 return show(error)
             if logs_ok and not _record(call, page, action, Outcome.OK, started, None):
-                # Every data read is logged (DESIGN §6): no log line, no data.
+                # Every data read is logged (docs/security.md): no log line, no data.
                 return show(UserFacingError(UNLOGGED, Outcome.ERROR))
             return result
 

@@ -4,7 +4,8 @@ Only failures count. After ``login_max_failures`` failures within ``login_failur
 (a fixed window that starts at the first failure), sign-in for that account, or from that
 address, answers 429 until the window ends, whether the password is right or not. A success
 clears the account's counter but never the address's: one valid account must not let an
-address go on guessing others. Per-user query throttling of the pages is another layer (§7).
+address go on guessing others. Per-user query throttling of the pages is another layer
+(docs/security.md, Throttling and the database cap).
 """
 
 from __future__ import annotations

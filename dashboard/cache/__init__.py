@@ -1,6 +1,6 @@
-"""The dashboard's answer cache (DESIGN §7): see :mod:`dashboard.cache.answers` for the keys,
-:mod:`dashboard.cache.reads` and :mod:`dashboard.cache.catalog` for the cached reads the pages
-use, and :mod:`dashboard.cache.lazy` for the connection opened only on a miss."""
+"""The dashboard's answer cache (docs/dashboard.md, Caching): see :mod:`dashboard.cache.answers`
+for the keys, :mod:`dashboard.cache.reads` and :mod:`dashboard.cache.catalog` for the cached
+reads the pages use, and :mod:`dashboard.cache.lazy` for the connection opened only on a miss."""
 
 from __future__ import annotations
 

@@ -30,7 +30,7 @@ class Status(StrEnum):
     NO_DATA = "no data"
 
 
-# Text, icon and colour: the status reads without colour (DESIGN §6a, issue 4).
+# Text, icon and colour: the status reads without colour (docs/dashboard.md, Overview).
 STATUS_LOOK = {
     Status.ON_TARGET: ("✔", "success"),
     Status.WARNING: ("⚠", "warning"),

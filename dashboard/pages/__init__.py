@@ -1,4 +1,6 @@
-"""Dash pages: one module per page, each calling ``dash.register_page`` (DESIGN §2, STYLE 6).
+"""Dash pages: one module per page, each calling ``dash.register_page``.
+
+How a page is written: docs/contributing.md, Pages.
 
 Dash imports every module here when the app is built (``use_pages=True``). A page module must
 do no I/O at import; data callbacks use ``dashboard.auth.policy.guarded_callback``.
