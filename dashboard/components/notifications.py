@@ -49,10 +49,10 @@ def count_text(unread: int) -> str:
 
 
 def bell_label(unread: int | None) -> list[Any]:
-    """A bell and the word "Inbox" (readable where no emoji font is installed), the unread
+    """A bell (a local SVG: assets/bell.svg) and the word "Inbox", the unread
     count as a badge (none when 0), and the count in words for screen readers; ``None``: not
     known yet."""
-    label: list[Any] = [html.Span("🔔 ", **HIDDEN), "Inbox"]
+    label: list[Any] = [html.Span(className="ns-bell", **HIDDEN), "Inbox"]
     if unread:
         badge = dbc.Badge(count_text(unread), color="danger", pill=True, class_name="ms-1")
         label.append(html.Span(badge, **HIDDEN))

@@ -49,7 +49,7 @@ def test_the_bell_shows_only_the_users_own_notifications(console: Console) -> No
     label, listed = bell(steward)
     count = unread(console, PEOPLE.steward)
     assert count >= 3  # two incidents opened for Sam (owner, unit steward) and the note above
-    assert label == f"🔔  Inbox {count} , {count} unread notifications"
+    assert label == f"Inbox {count} , {count} unread notifications"
     assert "Critical incident: Freshness failing on Orders" in listed
     assert f"/steward/incidents/{console.orders_incident}" in listed
     assert "For Uma only" not in listed
@@ -59,7 +59,7 @@ def test_the_bell_shows_only_the_users_own_notifications(console: Console) -> No
 
     executive = Caller(console.client("executive"))
     label, listed = bell(executive)
-    assert label == "🔔  Inbox , 0 unread notifications"
+    assert label == "Inbox , 0 unread notifications"
     assert listed == "No notifications."
     assert access_outcomes(console.db, PEOPLE.executive, "notifications_bell") == ["ok"]
 
@@ -73,7 +73,7 @@ def test_mark_read_marks_only_the_signed_in_users_notifications(console: Console
     assert unread(console, PEOPLE.steward) == 0
     assert unread(console, PEOPLE.colleague) == colleague_unread
     label, _listed = bell(steward)
-    assert label == "🔔  Inbox , 0 unread notifications"
+    assert label == "Inbox , 0 unread notifications"
     assert access_outcomes(console.db, PEOPLE.steward, "mark_notifications_read") == ["ok"]
 
 

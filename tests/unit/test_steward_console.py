@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+from pathlib import Path
 from typing import Any
 
 import plotly.graph_objects as go
@@ -22,6 +23,8 @@ from models.queries.dq_health import VolumePoint
 from models.queries.incidents import ResultView
 
 T0 = dt.datetime(2026, 3, 2, 10, 0, tzinfo=dt.UTC)
+
+ASSETS = Path(__file__).resolve().parents[2] / "assets"
 
 
 def result(
@@ -159,7 +162,11 @@ def words(node: Any) -> str:
 
 
 def test_the_bell_says_the_count_in_words_and_shows_it_as_a_badge() -> None:
-    assert words(bell_label(None)) == "🔔  Inbox"
-    assert words(bell_label(0)) == "🔔  Inbox , 0 unread notifications"  # no badge for nothing
-    assert words(bell_label(1)) == "🔔  Inbox 1 , 1 unread notification"
-    assert words(bell_label(150)) == "🔔  Inbox 99+ , 99+ unread notifications"
+    assert words(bell_label(None)) == " Inbox"
+    assert words(bell_label(0)) == " Inbox , 0 unread notifications"  # no badge for nothing
+    assert words(bell_label(1)) == " Inbox 1 , 1 unread notification"
+    assert words(bell_label(150)) == " Inbox 99+ , 99+ unread notifications"
+    # The bell is a local picture (assets/bell.svg), not an emoji a system font must supply.
+    assert [n for n in bell_label(0) if getattr(n, "className", None) == "ns-bell"]
+    assert (ASSETS / "bell.svg").is_file()
+    assert 'url("bell.svg")' in (ASSETS / "northstar.css").read_text(encoding="utf-8")
