@@ -132,7 +132,7 @@ def _ingest(source_key: str, allowed: tuple[str, ...]) -> Response:
     compiled, key_id = _authorise(_catalog(state), source_key)
     state.usage.mark(key_id, dt.datetime.now(dt.UTC))
     try:
-        batch = read_batch(request, allowed, settings.ingest_max_bytes)
+        batch = read_batch(request, allowed, settings.ingest_max_bytes, settings.ingest_max_records)
     except BodyError as exc:
         raise ApiError(exc.status, exc.code, exc.message) from exc
     try:

@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from models.enums import Classification
+from models.patterns import PatternError, compile_pattern
 
 
 class FieldType(StrEnum):
@@ -51,6 +52,11 @@ class FieldSpec(BaseModel):
             raise ValueError(f"enum field {self.name!r} needs allowed values")
         if self.role is FieldRole.MEASURE and self.type not in (FieldType.INT, FieldType.FLOAT):
             raise ValueError(f"measure {self.name!r} must be int or float")
+        if self.pattern is not None:
+            try:
+                compile_pattern(self.pattern)
+            except PatternError as exc:
+                raise ValueError(f"field {self.name!r}: {exc}") from exc
         return self
 
 
