@@ -33,7 +33,7 @@ import msgspec
 from ingest.bounds import MEASURE_LIMIT, EventWindow
 from ingest.streams import StreamRecord
 from models.contracts import Contract, FieldRole, FieldSpec, FieldType
-from models.patterns import compile_pattern
+from models.patterns import Pattern, PatternError, compile_pattern
 from models.safe_json import unstorable
 
 RULES = (
@@ -164,7 +164,7 @@ class CompiledContract:
         }
         self._floats = tuple(f for f in self._fields if f.type is FieldType.FLOAT)
         self._patterns = tuple(
-            (f, compile_pattern(spec.pattern), spec.pattern)
+            (f, _runnable(spec.pattern), spec.pattern)
             for f, spec in zip(self._fields, contract.fields, strict=True)
             if spec.type is FieldType.STRING and spec.pattern
         )
@@ -214,7 +214,11 @@ class CompiledContract:
     def _pattern_error(self, value: msgspec.Struct, index: int) -> RecordError | None:
         for f, compiled, pattern in self._patterns:
             text = getattr(value, f.attr)
-            if text is not None and compiled.search(text) is None:
+            if text is None:
+                continue
+            if isinstance(compiled, PatternError):
+                return RecordError(index, f.name, "pattern", f"{compiled}; fix the contract")
+            if compiled.search(text) is None:
                 return RecordError(
                     index, f.name, "pattern", f"{f.name!r} does not match the pattern {pattern!r}"
                 )
@@ -288,6 +292,14 @@ class CompiledContract:
             return RecordError(index, name, "type", message)
         rule, reason = _rule_and_reason(spec, message)
         return RecordError(index, name, rule, f"{name!r} {reason}")
+
+
+def _runnable(pattern: str) -> Pattern | PatternError:
+    """The compiled pattern, or why a version saved before patterns ran with RE2 has none."""
+    try:
+        return compile_pattern(pattern)
+    except PatternError as exc:
+        return exc
 
 
 def _rule_and_reason(spec: FieldSpec, message: str) -> tuple[str, str]:

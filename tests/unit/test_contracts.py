@@ -181,3 +181,13 @@ def test_bounds_beyond_the_contract_hold_in_lax_mode_too() -> None:
     old = compiled.validate(row | {"ts": "0001-01-01T00:30:00+01:00"}, 0, lax=True)
     assert isinstance(old, RecordError)
     assert (old.field, old.rule) == ("ts", "time_range")
+
+
+def test_a_stored_version_with_a_pattern_re2_cannot_run_loads_and_rejects_with_a_reason() -> None:
+    fields = [f.model_dump(mode="json") for f in FIELDS]
+    fields[0]["pattern"] = r"^(?!x)\S+$"
+    contract = Contract.from_row(2, fields)  # saved before patterns ran with RE2
+    result = compile_contract(1, "s", contract).validate(good(), 0)
+    assert isinstance(result, RecordError)
+    assert (result.field, result.rule) == ("order_id", "pattern")
+    assert "fix the contract" in result.reason
