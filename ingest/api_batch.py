@@ -14,11 +14,18 @@ from dataclasses import dataclass
 
 import redis
 
-from ingest import drift, metrics
+from ingest import drift, metrics, reject_budget
 from ingest.api_bodies import Batch, Unparsed
 from ingest.bounds import EventWindow
 from ingest.contracts import CompiledContract, RecordError
-from ingest.streams import Envelope, Rejection, StreamRecord, publish, split_by_partition
+from ingest.streams import (
+    Backpressure,
+    Envelope,
+    Rejection,
+    StreamRecord,
+    publish,
+    split_by_partition,
+)
 from models.safe_json import storable_payload
 from models.settings import Settings
 
@@ -110,15 +117,53 @@ def _rejection(
 
 
 def accept_batch(
-    client: redis.Redis, settings: Settings, compiled: CompiledContract, batch: Batch
+    client: redis.Redis,
+    settings: Settings,
+    compiled: CompiledContract,
+    batch: Batch,
+    key_id: int | None = None,
 ) -> Accepted:
     """Publish the batch's valid records and its rejections in one atomic step, then count.
 
+    Args:
+        key_id: the API key posting; its rejected records count against its hourly budget.
+
     Raises:
         streams.Backpressure: the backlog is full or Redis is unavailable; nothing was kept.
+        reject_budget.RejectBudgetExceeded: the key's rejected records this hour would pass
+            ``ingest_max_rejected_per_hour``; nothing was kept.
     """
     batch_id = str(uuid.uuid4())
     checked = check_batch(compiled, batch, batch_id, EventWindow.from_settings(settings))
+    rejected = len(checked.rejections)
+    charged = None
+    if key_id is not None:
+        try:
+            limit = settings.ingest_max_rejected_per_hour
+            charged = reject_budget.charge(client, key_id, rejected, limit)
+        except redis.RedisError as exc:
+            raise Backpressure(
+                f"stream storage unavailable: {type(exc).__name__}",
+                retry_after=10,
+                unavailable=True,
+            ) from exc
+    try:
+        return _publish(client, settings, compiled, checked, batch_id)
+    except Backpressure:
+        try:
+            reject_budget.refund(client, charged, rejected)
+        except redis.RedisError:
+            log.warning("could not refund %d rejected records to %s", rejected, charged)
+        raise
+
+
+def _publish(
+    client: redis.Redis,
+    settings: Settings,
+    compiled: CompiledContract,
+    checked: Checked,
+    batch_id: str,
+) -> Accepted:
     accepted_at = time.time()
     envelopes = {
         partition: Envelope(

@@ -127,6 +127,10 @@ class Settings(BaseSettings):
         default=10_000, validation_alias="NORTHSTAR_INGEST_MAX_RECORDS"
     )
     """Records one request may hold (valid and rejected alike); more is refused whole (413)."""
+    ingest_max_rejected_per_hour: PositiveInt = Field(
+        default=100_000, validation_alias="NORTHSTAR_INGEST_MAX_REJECTED_PER_HOUR"
+    )
+    """Rejected (quarantined) records one API key may add per clock hour; then 429."""
     ingest_min_event_date: dt.date = Field(
         default=dt.date(2000, 1, 1),
         ge=dt.date(1900, 1, 1),

@@ -291,6 +291,32 @@ def test_more_records_than_the_cap_get_413_and_nothing_is_kept(
         small.close()
 
 
+def test_rejected_records_count_against_the_keys_hourly_budget(
+    services: Services, client: tuple[FlaskClient, dict[str, str]], db: Engine
+) -> None:
+    app = Flask("budget")
+    small = Services(services.settings.model_copy(update={"ingest_max_rejected_per_hour": 5}))
+    api.init_app(app, small)
+    budgeted = app.test_client()
+    keys = client[1]
+    try:
+        assert post(budgeted, keys["web"], b"{}\n" * 3).status_code == 202
+        over = post(budgeted, keys["web"], b"{}\n" * 3 + json.dumps(ok(1)).encode())
+        assert over.status_code == 429
+        assert over.json["error"] == "quarantine_budget"
+        assert "at most 5 records rejected per hour" in over.json["message"]
+        assert 0 < int(over.headers["Retry-After"]) <= 3600
+        assert post(budgeted, keys["web"], ndjson(json.dumps(ok(2)))).status_code == 202
+        assert post(budgeted, keys["web"], b"{}\n" * 2).status_code == 202  # 5 in all
+        other = post(budgeted, keys["other"], b"{}\n" * 5, source="other")
+        assert other.status_code == 202  # a budget per key
+    finally:
+        small.close()
+    run_burst_worker(services)
+    with db.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM quarantine")).scalar_one() == 10
+
+
 # --- finding 7: bodies that answered 500 ------------------------------------------------------
 
 
