@@ -35,8 +35,7 @@ class EventWindow:
 
     @property
     def floor_us(self) -> int:
-        start = dt.datetime.combine(self.floor, dt.time(), tzinfo=dt.UTC)
-        return (start - _EPOCH) // dt.timedelta(microseconds=1)
+        return (self.floor - _EPOCH.date()).days * _DAY_US
 
     def ceiling_us(self, now_s: float | None = None) -> int:
         now = time.time() if now_s is None else now_s

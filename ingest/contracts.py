@@ -218,7 +218,7 @@ class CompiledContract:
                 continue
             if isinstance(compiled, PatternError):
                 return RecordError(index, f.name, "pattern", f"{compiled}; fix the contract")
-            if compiled.search(text) is None:
+            if not compiled.found_in(text):
                 return RecordError(
                     index, f.name, "pattern", f"{f.name!r} does not match the pattern {pattern!r}"
                 )
@@ -255,7 +255,8 @@ class CompiledContract:
             measures[f.name] = float(v)
         dims = self._plain(value, FieldRole.DIMENSION)
         attrs = self._plain(value, FieldRole.ATTRIBUTE)
-        found = unstorable([dims, attrs])  # lax coercion may make a 100-digit integer
+        # Lax coercion may make a 100-digit integer of a CSV cell.
+        found = unstorable(dims) or unstorable(attrs)
         if found is not None:
             return RecordError(index, None, "range", f"a field {found[1]}")
         return StreamRecord(

@@ -44,12 +44,38 @@ def _scalar_problem(value: object) -> str | None:
     return None
 
 
+def _plainly_storable(text: str) -> bool:
+    return "\x00" not in text and (text.isascii() or _text_problem(text) is None)
+
+
+def _flat_and_clean(record: dict[Any, Any]) -> bool:
+    """The common case, cheaply: an object of clean scalars (about 1 µs for 8 fields)."""
+    for key, item in record.items():
+        if type(key) is not str or not _plainly_storable(key):
+            return False
+        kind = type(item)
+        if kind is str:
+            if not _plainly_storable(item):
+                return False
+        elif kind is int:
+            if not INT64_MIN <= item <= INT64_MAX:
+                return False
+        elif kind is float:
+            if not math.isfinite(item):
+                return False
+        elif item is not None and kind is not bool:
+            return False  # nested, or another type: the full walk decides
+    return True
+
+
 def unstorable(value: object, max_depth: int = MAX_DEPTH) -> tuple[str | None, str] | None:
     """Where and why ``value`` (parsed JSON) cannot be stored as is, or None.
 
     Returns:
         (the top-level key it was found under, or None for the value itself or a key, why).
     """
+    if type(value) is dict and _flat_and_clean(value):
+        return None
     stack: list[tuple[object, int, str | None]] = [(value, 0, None)]
     while stack:
         item, depth, top = stack.pop()
@@ -81,7 +107,11 @@ def escaped_json(value: Any) -> str:
     try:
         return escaped_text(_json_encode(value).decode("utf-8", errors="backslashreplace"))
     except (TypeError, ValueError, OverflowError, RecursionError, msgspec.EncodeError):
+        pass
+    try:
         return escaped_text(repr(value))
+    except RecursionError:
+        return f"<a {type(value).__name__} nested too deeply to be written out>"
 
 
 def storable_payload(payload: Any, raw: str | None) -> tuple[Any, str | None]:
