@@ -22,6 +22,7 @@ from ingest import jobs, metrics, openapi
 from ingest.api_batch import Accepted, accept_batch
 from ingest.api_bodies import EVENT_TYPES, UPLOAD_TYPES, BodyError, read_batch
 from ingest.contracts import CompiledContract
+from ingest.reject_budget import RejectBudgetExceeded
 from ingest.runtime import Services
 from ingest.sources_cache import EdgeCatalog, KeyUsage, SourcesCache
 from ingest.streams import Backpressure
@@ -132,11 +133,19 @@ def _ingest(source_key: str, allowed: tuple[str, ...]) -> Response:
     compiled, key_id = _authorise(_catalog(state), source_key)
     state.usage.mark(key_id, dt.datetime.now(dt.UTC))
     try:
-        batch = read_batch(request, allowed, settings.ingest_max_bytes)
+        batch = read_batch(request, allowed, settings.ingest_max_bytes, settings.ingest_max_records)
     except BodyError as exc:
         raise ApiError(exc.status, exc.code, exc.message) from exc
     try:
-        accepted = accept_batch(state.services.redis, settings, compiled, batch)
+        accepted = accept_batch(state.services.redis, settings, compiled, batch, key_id)
+    except RejectBudgetExceeded as exc:
+        raise ApiError(
+            429,
+            "quarantine_budget",
+            f"{exc}; nothing was accepted: fix the records (see the rejection reasons) or "
+            "retry after the hour",
+            headers={"Retry-After": str(exc.retry_after)},
+        ) from exc
     except Backpressure as exc:
         code = "unavailable" if exc.unavailable else "backlog_full"
         message = f"{exc.reason}; nothing was accepted, retry the whole request later"

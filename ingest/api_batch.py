@@ -14,10 +14,19 @@ from dataclasses import dataclass
 
 import redis
 
-from ingest import drift, metrics
+from ingest import drift, metrics, reject_budget
 from ingest.api_bodies import Batch, Unparsed
+from ingest.bounds import EventWindow
 from ingest.contracts import CompiledContract, RecordError
-from ingest.streams import Envelope, Rejection, StreamRecord, publish, split_by_partition
+from ingest.streams import (
+    Backpressure,
+    Envelope,
+    Rejection,
+    StreamRecord,
+    publish,
+    split_by_partition,
+)
+from models.safe_json import storable_payload
 from models.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -44,18 +53,26 @@ class Accepted:
     """The partitions that received an entry (their drain jobs should be triggered)."""
 
 
-def check_batch(compiled: CompiledContract, batch: Batch, batch_id: str) -> Checked:
-    """Validate every record; a rejected one becomes an error and a quarantine entry."""
+def check_batch(
+    compiled: CompiledContract, batch: Batch, batch_id: str, window: EventWindow
+) -> Checked:
+    """Validate every record; a rejected one becomes an error and a quarantine entry.
+
+    ``window`` bounds the event times; the clock is read once, so a request is judged at
+    one instant.
+    """
     records: list[StreamRecord] = []
     rejections: list[Rejection] = []
     errors: list[RecordError] = []
     tally = drift.DriftTally()
+    now_s = time.time()
     for index, item in enumerate(batch.records):
         if isinstance(item, Unparsed):
             result: StreamRecord | RecordError = RecordError(index, None, item.rule, item.reason)
         else:
-            result = compiled.validate(item, index, lax=batch.lax)
-            if isinstance(item, dict):
+            result = compiled.validate(item, index, lax=batch.lax, window=window, now_s=now_s)
+            # A field name that cannot be stored (U+0000) would jam the drift evaluation.
+            if isinstance(item, dict) and not _unstorable_text(result):
                 mistyped = _mistyped(compiled, result)
                 tally.add(compiled.unknown_fields(item), mistyped)
         if isinstance(result, StreamRecord):
@@ -64,6 +81,10 @@ def check_batch(compiled: CompiledContract, batch: Batch, batch_id: str) -> Chec
         errors.append(result)
         rejections.append(_rejection(compiled, batch_id, item, result))
     return Checked(records, rejections, errors, tally)
+
+
+def _unstorable_text(result: StreamRecord | RecordError) -> bool:
+    return isinstance(result, RecordError) and result.rule == "text"
 
 
 def _mistyped(compiled: CompiledContract, result: StreamRecord | RecordError) -> str | None:
@@ -75,6 +96,12 @@ def _mistyped(compiled: CompiledContract, result: StreamRecord | RecordError) ->
 def _rejection(
     compiled: CompiledContract, batch_id: str, item: object, error: RecordError
 ) -> Rejection:
+    # Whatever the record holds, the rejection must encode (msgpack) and insert (jsonb): what
+    # cannot is kept as escaped JSON text instead of a parsed payload.
+    payload, raw = storable_payload(
+        None if isinstance(item, Unparsed) else item,
+        item.raw if isinstance(item, Unparsed) else None,
+    )
     return Rejection(
         batch_id=batch_id,
         source_id=compiled.source_id,
@@ -84,21 +111,59 @@ def _rejection(
         field=error.field,
         rule=error.rule,
         reason=error.reason,
-        payload=None if isinstance(item, Unparsed) else item,
-        raw=item.raw if isinstance(item, Unparsed) else None,
+        payload=payload,
+        raw=raw,
     )
 
 
 def accept_batch(
-    client: redis.Redis, settings: Settings, compiled: CompiledContract, batch: Batch
+    client: redis.Redis,
+    settings: Settings,
+    compiled: CompiledContract,
+    batch: Batch,
+    key_id: int | None = None,
 ) -> Accepted:
     """Publish the batch's valid records and its rejections in one atomic step, then count.
 
+    Args:
+        key_id: the API key posting; its rejected records count against its hourly budget.
+
     Raises:
         streams.Backpressure: the backlog is full or Redis is unavailable; nothing was kept.
+        reject_budget.RejectBudgetExceeded: the key's rejected records this hour would pass
+            ``ingest_max_rejected_per_hour``; nothing was kept.
     """
     batch_id = str(uuid.uuid4())
-    checked = check_batch(compiled, batch, batch_id)
+    checked = check_batch(compiled, batch, batch_id, EventWindow.from_settings(settings))
+    rejected = len(checked.rejections)
+    charged = None
+    if key_id is not None:
+        try:
+            limit = settings.ingest_max_rejected_per_hour
+            charged = reject_budget.charge(client, key_id, rejected, limit)
+        except redis.RedisError as exc:
+            raise Backpressure(
+                f"stream storage unavailable: {type(exc).__name__}",
+                retry_after=10,
+                unavailable=True,
+            ) from exc
+    try:
+        return _publish(client, settings, compiled, checked, batch_id)
+    except Backpressure:
+        try:
+            reject_budget.refund(client, charged, rejected)
+        except redis.RedisError:
+            log.warning("could not refund %d rejected records to %s", rejected, charged)
+        raise
+
+
+def _publish(
+    client: redis.Redis,
+    settings: Settings,
+    compiled: CompiledContract,
+    checked: Checked,
+    batch_id: str,
+) -> Accepted:
     accepted_at = time.time()
     envelopes = {
         partition: Envelope(

@@ -18,6 +18,8 @@ from werkzeug.datastructures import FileStorage
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.formparser import FormDataParser
 
+from models.safe_json import escaped_text
+
 JSON = "application/json"
 NDJSON_TYPES = ("application/x-ndjson", "application/ndjson", "application/jsonl")
 CSV = "text/csv"
@@ -25,6 +27,9 @@ MULTIPART = "multipart/form-data"
 EVENT_TYPES = (JSON, *NDJSON_TYPES)
 UPLOAD_TYPES = (CSV, JSON, *NDJSON_TYPES, MULTIPART)
 _BY_EXTENSION = {".csv": CSV, ".json": JSON, ".ndjson": NDJSON_TYPES[0], ".jsonl": NDJSON_TYPES[0]}
+_UNREADABLE = (msgspec.DecodeError, UnicodeDecodeError, RecursionError)
+"""What decoding a JSON text can raise: msgspec raises the latter two for invalid UTF-8 inside
+a string and for nesting deeper than the interpreter's recursion limit."""
 
 
 class BodyError(Exception):
@@ -70,8 +75,20 @@ def unsupported(content_type: str, allowed: tuple[str, ...]) -> BodyError:
     )
 
 
-def read_batch(request: Request, allowed: tuple[str, ...], max_bytes: int) -> Batch:
-    """Read and parse the request's body, refusing more than ``max_bytes`` (413).
+def too_many(max_records: int) -> BodyError:
+    return BodyError(
+        413,
+        "payload_too_large",
+        f"the body holds more than the limit of {max_records} records per request; "
+        "split it into several requests",
+    )
+
+
+def read_batch(
+    request: Request, allowed: tuple[str, ...], max_bytes: int, max_records: int
+) -> Batch:
+    """Read and parse the request's body, refusing more than ``max_bytes`` or more than
+    ``max_records`` records (413).
 
     Raises:
         BodyError: 413 too large, 415 content type or encoding not accepted, 400 unreadable.
@@ -88,8 +105,8 @@ def read_batch(request: Request, allowed: tuple[str, ...], max_bytes: int) -> Ba
         raise _too_large(max_bytes)
     data = _read_bounded(request, max_bytes)
     if mimetype == MULTIPART:
-        return _multipart(data, request.mimetype_params)
-    return parse(mimetype, data)
+        return _multipart(data, request.mimetype_params, max_records)
+    return parse(mimetype, data, max_records)
 
 
 def _read_bounded(request: Request, max_bytes: int) -> bytes:
@@ -105,7 +122,7 @@ def _read_bounded(request: Request, max_bytes: int) -> bytes:
     return data
 
 
-def _multipart(data: bytes, options: dict[str, str]) -> Batch:
+def _multipart(data: bytes, options: dict[str, str], max_records: int) -> Batch:
     parser = FormDataParser(max_form_parts=10)
     try:
         _stream, _form, files = parser.parse(io.BytesIO(data), MULTIPART, len(data), options)
@@ -120,20 +137,30 @@ def _multipart(data: bytes, options: dict[str, str]) -> Batch:
         kind = _BY_EXTENSION.get(extension, kind)
     if kind not in (CSV, JSON, *NDJSON_TYPES):
         raise unsupported(kind, (CSV, JSON, *NDJSON_TYPES))
-    return parse(kind, upload.read())
+    return parse(kind, upload.read(), max_records)
 
 
-def parse(mimetype: str, data: bytes) -> Batch:
-    """Parse ``data`` of a known type into a batch (raises :class:`BodyError` with 400)."""
-    parsers: dict[str, Callable[[bytes], Batch]] = {JSON: parse_json_array, CSV: parse_csv}
-    return parsers.get(mimetype, parse_ndjson)(data)
+def parse(mimetype: str, data: bytes, max_records: int) -> Batch:
+    """Parse ``data`` of a known type into a batch (raises :class:`BodyError`: 400 when it is
+    not a batch at all, 413 when it holds more than ``max_records`` records)."""
+    parsers: dict[str, Callable[[bytes, int], Batch]] = {JSON: parse_json_array, CSV: parse_csv}
+    return parsers.get(mimetype, parse_ndjson)(data, max_records)
 
 
-def parse_json_array(data: bytes) -> Batch:
+def _decode_error(exc: Exception) -> str:
+    if isinstance(exc, UnicodeDecodeError):
+        return f"invalid UTF-8 at byte {exc.start}"
+    if isinstance(exc, RecursionError):
+        return "nested too deeply"
+    return str(exc)
+
+
+def parse_json_array(data: bytes, max_records: int) -> Batch:
     try:
         value = msgspec.json.decode(data)
-    except msgspec.DecodeError as exc:
-        raise BodyError(400, "bad_request", f"the body is not valid JSON: {exc}") from exc
+    except _UNREADABLE as exc:
+        reason = _decode_error(exc)
+        raise BodyError(400, "bad_request", f"the body is not valid JSON: {reason}") from exc
     if not isinstance(value, list):
         raise BodyError(
             400,
@@ -141,10 +168,12 @@ def parse_json_array(data: bytes) -> Batch:
             "the body must be a JSON array of events (for one event per line, send "
             f"Content-Type {NDJSON_TYPES[0]})",
         )
+    if len(value) > max_records:
+        raise too_many(max_records)
     return Batch(value, lax=False)
 
 
-def parse_ndjson(data: bytes) -> Batch:
+def parse_ndjson(data: bytes, max_records: int) -> Batch:
     """One JSON value per line; blank lines are skipped and do not count as records."""
     records: list[object] = []
     parsed = 0
@@ -152,12 +181,16 @@ def parse_ndjson(data: bytes) -> Batch:
         line = line.strip()
         if not line:
             continue
+        if len(records) == max_records:
+            raise too_many(max_records)
         try:
             records.append(msgspec.json.decode(line))
             parsed += 1
-        except msgspec.DecodeError as exc:
-            raw = line.decode("utf-8", errors="replace")
-            records.append(Unparsed(raw, "json", f"line {number} is not valid JSON: {exc}"))
+        except _UNREADABLE as exc:
+            # Kept as text PostgreSQL can hold: bad UTF-8 replaced, NUL escaped.
+            raw = escaped_text(line.decode("utf-8", errors="replace"))
+            reason = f"line {number} is not valid JSON: {_decode_error(exc)}"
+            records.append(Unparsed(raw, "json", reason))
     if not records:
         raise BodyError(400, "bad_request", "the body holds no records")
     if parsed == 0:
@@ -165,7 +198,7 @@ def parse_ndjson(data: bytes) -> Batch:
     return Batch(records, lax=False)
 
 
-def parse_csv(data: bytes) -> Batch:
+def parse_csv(data: bytes, max_records: int) -> Batch:
     """A header row, then one record per row; an empty cell means the field is absent."""
     try:
         text = data.decode("utf-8-sig")
@@ -178,7 +211,13 @@ def parse_csv(data: bytes) -> Batch:
             raise BodyError(400, "bad_request", "the CSV file has no header row")
         if len(set(header)) != len(header):
             raise BodyError(400, "bad_request", "the CSV header names a column twice")
-        records = [_csv_record(header, row, reader.line_num) for row in reader if any(row)]
+        records: list[object] = []
+        for row in reader:
+            if not any(row):
+                continue
+            if len(records) == max_records:
+                raise too_many(max_records)
+            records.append(_csv_record(header, row, reader.line_num))
     except csv.Error as exc:
         where = f"line {reader.line_num}"
         raise BodyError(400, "bad_request", f"the CSV file is malformed at {where}: {exc}") from exc

@@ -11,7 +11,12 @@ Decisions (see docs/ingest-api.md):
 - Unknown fields are not an error (producers may add fields before the contract does); they
   are reported by :meth:`CompiledContract.unknown_fields` for drift counting.
 - ``null`` in an optional field means absent; in a required field it is a ``required`` error.
-- ``min``/``max`` bound numbers only; ``pattern`` is searched (anchor it with ``^…$``).
+- ``min``/``max`` bound numbers only; ``pattern`` is searched (anchor it with ``^…$``) with
+  RE2 (``models.patterns``), in linear time: msgspec's own pattern check would use Python's
+  backtracking ``re``, where ``^(a|a)*@x$`` takes minutes on a short string.
+- Beyond the contract (``ingest.bounds``): the event time must lie in the configured window,
+  a measure within ±1e100, an integer within 64 bits; a failing record is rejected with rule
+  ``time_range`` or ``range``.
 - Lax mode (CSV uploads) coerces text to numbers, booleans and timestamps (also epoch seconds).
 """
 
@@ -25,14 +30,32 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
+from ingest.bounds import MEASURE_LIMIT, EventWindow
 from ingest.streams import StreamRecord
 from models.contracts import Contract, FieldRole, FieldSpec, FieldType
+from models.patterns import Pattern, PatternError, compile_pattern
+from models.safe_json import unstorable
 
-RULES = ("json", "csv", "not_object", "type", "required", "min", "max", "pattern", "enum")
+RULES = (
+    "json",
+    "csv",
+    "not_object",
+    "text",
+    "type",
+    "required",
+    "min",
+    "max",
+    "pattern",
+    "enum",
+    "range",
+    "time_range",
+)
 """The rules a record can break at the edge (``unknown_org_unit`` is checked by the worker)."""
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _MICROSECOND = dt.timedelta(microseconds=1)
+_STORABLE = EventWindow(dt.date(1900, 1, 1), 3_660 * 86_400)
+"""The window when the caller names none: what day partitions can be made for at all."""
 
 
 class RecordError(msgspec.Struct, frozen=True):
@@ -53,7 +76,7 @@ def _python_type(spec: FieldSpec) -> Any:
     if spec.type is FieldType.BOOL:
         return bool
     if spec.type is FieldType.STRING:
-        return Annotated[str, msgspec.Meta(pattern=spec.pattern)] if spec.pattern else str
+        return str  # the pattern is checked with RE2 after conversion
     if spec.type is FieldType.FLOAT:
         if spec.min is None and spec.max is None:
             return float
@@ -140,28 +163,66 @@ class CompiledContract:
             for role in (FieldRole.MEASURE, FieldRole.DIMENSION, FieldRole.ATTRIBUTE)
         }
         self._floats = tuple(f for f in self._fields if f.type is FieldType.FLOAT)
+        self._patterns = tuple(
+            (f, _runnable(spec.pattern), spec.pattern)
+            for f, spec in zip(self._fields, contract.fields, strict=True)
+            if spec.type is FieldType.STRING and spec.pattern
+        )
 
     def _one(self, role: FieldRole) -> _Field:
         return next(f for f in self._fields if f.role is role)
 
     def validate(
-        self, record: object, index: int, *, lax: bool = False
+        self,
+        record: object,
+        index: int,
+        *,
+        lax: bool = False,
+        window: EventWindow | None = None,
+        now_s: float | None = None,
     ) -> StreamRecord | RecordError:
-        """Check one parsed record against the contract.
+        """Check one parsed record against the contract and the storable bounds.
 
         Args:
             record: the record as parsed JSON (or a CSV row of strings, with ``lax``).
             index: its position in the request, carried into the result.
             lax: coerce strings to numbers, booleans and timestamps (CSV has only text).
+            window: the event times accepted (None: any time storage can hold).
+            now_s: the current time for the window (None: the clock).
         """
         if not isinstance(record, dict):
             got = _GOT_WORDS.get(_json_kind(record), type(record).__name__)
             return RecordError(index, None, "not_object", f"a record must be an object, got {got}")
+        found = unstorable(record)
+        if found is not None:
+            where, why = found
+            rule = "text" if "U+0000" in why or "surrogate" in why else "range"
+            what = f"{where!r}" if where is not None else "the record"
+            return RecordError(index, where, rule, f"{what} {why}")
         try:
             value = msgspec.convert(record, self._struct, strict=not lax)
         except msgspec.ValidationError as exc:
             return self._error(index, str(exc))
-        return self._stream_record(value, index)
+        mismatch = self._pattern_error(value, index)
+        if mismatch is not None:
+            return mismatch
+        try:
+            return self._stream_record(value, index, window or _STORABLE, now_s)
+        except (OverflowError, ValueError) as exc:  # a time or number storage cannot hold
+            return RecordError(index, None, "range", f"the record cannot be stored: {exc}")
+
+    def _pattern_error(self, value: msgspec.Struct, index: int) -> RecordError | None:
+        for f, compiled, pattern in self._patterns:
+            text = getattr(value, f.attr)
+            if text is None:
+                continue
+            if isinstance(compiled, PatternError):
+                return RecordError(index, f.name, "pattern", f"{compiled}; fix the contract")
+            if not compiled.found_in(text):
+                return RecordError(
+                    index, f.name, "pattern", f"{f.name!r} does not match the pattern {pattern!r}"
+                )
+        return None
 
     def unknown_fields(self, record: object) -> list[str]:
         """Names of the record's fields outside the contract (for drift counting)."""
@@ -169,25 +230,43 @@ class CompiledContract:
             return []
         return [str(k) for k in record if k not in self.known]
 
-    def _stream_record(self, value: msgspec.Struct, index: int) -> StreamRecord | RecordError:
+    def _stream_record(
+        self, value: msgspec.Struct, index: int, window: EventWindow, now_s: float | None
+    ) -> StreamRecord | RecordError:
         # Lax coercion turns "nan" or "inf" into floats; they cannot be stored or aggregated.
         for f in self._floats:
             number = getattr(value, f.attr)
             if number is not None and not math.isfinite(number):
                 return RecordError(index, f.name, "type", f"{f.name!r} must be a finite number")
         ts: dt.datetime = getattr(value, self._ts.attr)
+        ts_us = (ts - _EPOCH) // _MICROSECOND
+        outside = window.problem(ts_us, now_s)
+        if outside is not None:
+            name = self._ts.name
+            return RecordError(index, name, "time_range", f"{name!r} {ts.isoformat()} {outside}")
+        measures: dict[str, float] = {}
+        for f in self._by_role[FieldRole.MEASURE]:
+            v = getattr(value, f.attr)
+            if v is None:
+                continue
+            if not -MEASURE_LIMIT <= v <= MEASURE_LIMIT:
+                reason = f"{f.name!r} must lie between -1e100 and 1e100 to be aggregated"
+                return RecordError(index, f.name, "range", reason)
+            measures[f.name] = float(v)
+        dims = self._plain(value, FieldRole.DIMENSION)
+        attrs = self._plain(value, FieldRole.ATTRIBUTE)
+        # Lax coercion may make a 100-digit integer of a CSV cell.
+        found = unstorable(dims) or unstorable(attrs)
+        if found is not None:
+            return RecordError(index, None, "range", f"a field {found[1]}")
         return StreamRecord(
             index=index,
             event_id=str(getattr(value, self._event_id.attr)),
-            ts_us=(ts - _EPOCH) // _MICROSECOND,
+            ts_us=ts_us,
             org_unit=str(getattr(value, self._org_unit.attr)),
-            measures={
-                f.name: float(v)
-                for f in self._by_role[FieldRole.MEASURE]
-                if (v := getattr(value, f.attr)) is not None
-            },
-            dims=self._plain(value, FieldRole.DIMENSION),
-            attrs=self._plain(value, FieldRole.ATTRIBUTE),
+            measures=measures,
+            dims=dims,
+            attrs=attrs,
         )
 
     def _plain(self, value: msgspec.Struct, role: FieldRole) -> dict[str, Any]:
@@ -214,6 +293,14 @@ class CompiledContract:
             return RecordError(index, name, "type", message)
         rule, reason = _rule_and_reason(spec, message)
         return RecordError(index, name, rule, f"{name!r} {reason}")
+
+
+def _runnable(pattern: str) -> Pattern | PatternError:
+    """The compiled pattern, or why a version saved before patterns ran with RE2 has none."""
+    try:
+        return compile_pattern(pattern)
+    except PatternError as exc:
+        return exc
 
 
 def _rule_and_reason(spec: FieldSpec, message: str) -> tuple[str, str]:

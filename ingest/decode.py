@@ -18,9 +18,11 @@ import msgspec
 from sqlalchemy import Connection
 
 from ingest import streams
+from ingest.bounds import EventWindow
 from models.contracts import Contract, FieldRole, FieldType
 from models.quarantine_store import QuarantineRow
 from models.queries import reference
+from models.safe_json import escaped_json
 from models.writes import EventRow
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -59,12 +61,23 @@ class Parsed:
         return len(self.rejections or ()) or 1
 
 
-def event_times(entries: Sequence[Parsed]) -> Iterator[dt.datetime]:
-    """The event times an entry batch will write (to prepare storage before the transaction)."""
+def event_times(
+    entries: Sequence[Parsed], poison: Collection[bytes], window: EventWindow
+) -> Iterator[dt.datetime]:
+    """The event times an entry batch will write (to prepare storage before the transaction).
+
+    Poisoned entries are quarantined, not written, and records outside ``window`` are
+    quarantined too: no storage is prepared for either.
+    """
+    now_s = time.time()
     for entry in entries:
-        if entry.envelope is not None:
+        if entry.envelope is not None and entry.entry_id not in poison:
             # One per distinct day is all storage needs; whole records would be wasteful.
-            days = {record.ts_us // 86_400_000_000 for record in entry.envelope.records}
+            days = {
+                record.ts_us // 86_400_000_000
+                for record in entry.envelope.records
+                if window.problem(record.ts_us, now_s) is None
+            }
             yield from (event_time(day * 86_400_000_000) for day in days)
 
 
@@ -140,9 +153,16 @@ def record_payload(contract: Contract | None, record: streams.StreamRecord) -> d
         whole = spec is not None and spec.type is FieldType.INT and float(value).is_integer()
         payload[measure] = int(value) if whole else value
     payload[name(FieldRole.EVENT_ID, "event_id")] = record.event_id
-    payload[name(FieldRole.TIMESTAMP, "ts")] = event_time(record.ts_us).isoformat()
+    payload[name(FieldRole.TIMESTAMP, "ts")] = _time_text(record.ts_us)
     payload[name(FieldRole.ORG_UNIT, "org_unit")] = record.org_unit
     return payload
+
+
+def _time_text(ts_us: int) -> str:
+    try:
+        return event_time(ts_us).isoformat()
+    except OverflowError:  # beyond what a datetime can hold: kept as the number it was
+        return f"{ts_us} microseconds since 1970-01-01T00:00:00Z"
 
 
 @dataclass
@@ -171,9 +191,14 @@ def build_batch(
     refs: References,
     parsed: Sequence[Parsed],
     poison: Mapping[bytes, str],
+    window: EventWindow,
+    unwritable: Mapping[bytes, Mapping[int, str]] | None = None,
 ) -> Decoded:
-    """Event rows and quarantine rows of ``parsed`` (entries in ``poison`` quarantined whole)."""
+    """Event rows and quarantine rows of ``parsed`` (entries in ``poison`` quarantined whole,
+    records outside the event-time ``window`` and those ``unwritable`` names by entry id and
+    record index, with the error of their write, quarantined one by one)."""
     decoded = Decoded(entries=len(parsed))
+    now_s = time.time()
     keys = {
         r.org_unit
         for p in parsed
@@ -185,14 +210,38 @@ def build_batch(
         decoded.records += item.records
         if item.error is not None:
             decoded.quarantine.append(_undecodable(item))
+        elif item.rejections is not None and item.entry_id in poison:
+            decoded.poisoned += 1
+            decoded.quarantine.append(_poisoned_rejections(item, poison[item.entry_id]))
         elif item.rejections is not None:
             decoded.quarantine.extend(_rejected(r) for r in item.rejections)
         elif item.envelope is not None and item.entry_id in poison:
             decoded.poisoned += 1
             _quarantine_all(connection, refs, item.envelope, poison[item.entry_id], decoded)
         elif item.envelope is not None:
-            _rows(connection, refs, item.envelope, units, decoded)
+            failed = (unwritable or {}).get(item.entry_id, {})
+            checks = _RowChecks(window, now_s, failed)
+            _rows(connection, refs, item.envelope, units, decoded, checks)
     return decoded
+
+
+@dataclass(frozen=True, slots=True)
+class _RowChecks:
+    """What keeps a record of an entry from being written: its time, or a failed write."""
+
+    window: EventWindow
+    now_s: float
+    unwritable: Mapping[int, str]
+
+    def problem(self, record: streams.StreamRecord) -> tuple[str, str] | None:
+        outside = self.window.problem(record.ts_us, self.now_s)
+        if outside is not None:
+            # Published before the edge checked the window, or by a replay: never stored.
+            return "time_range", f"the event time {_time_text(record.ts_us)} {outside}"
+        failed = self.unwritable.get(record.index)
+        if failed is not None:
+            return "unwritable", f"the record could not be written: {failed}"
+        return None
 
 
 def _rows(
@@ -201,10 +250,18 @@ def _rows(
     envelope: streams.Envelope,
     units: Mapping[str, int],
     decoded: Decoded,
+    checks: _RowChecks,
 ) -> None:
     rows = decoded.rows.setdefault((envelope.source_id, envelope.source_key), [])
     decoded.accepted_at.append(envelope.accepted_at)
     for record in envelope.records:
+        problem = checks.problem(record)
+        if problem is not None:
+            rule, reason = problem
+            decoded.quarantine.append(
+                _quarantined(connection, refs, envelope, record, rule=rule, reason=reason)
+            )
+            continue
         unit_id = units.get(record.org_unit)
         if unit_id is None:
             decoded.quarantine.append(
@@ -282,6 +339,28 @@ def _rejected(rejection: streams.Rejection) -> QuarantineRow:
         field=rejection.field,
         payload=rejection.payload,
         raw=rejection.raw,
+    )
+
+
+def _poisoned_rejections(item: Parsed, reason: str) -> QuarantineRow:
+    """A quarantine-stream entry whose rejections could not be inserted, kept whole as text.
+
+    Keyed by the stream entry id like an undecodable entry; its records are in ``raw`` (the
+    msgpack of its rejections in hex), so nothing is lost and nothing of it needs a parsed payload.
+    """
+    try:
+        raw = streams.encode_rejections(item.rejections or ()).hex()
+    except (TypeError, ValueError, OverflowError):
+        raw = escaped_json(repr(item.rejections))
+    return QuarantineRow(
+        source_id=None,
+        source_key=UNKNOWN_SOURCE,
+        contract_version=None,
+        batch_id=batch_uuid(f"{item.stream}:{item.entry_id.decode()}"),
+        record_index=0,
+        rule="poison",
+        reason=f"rejections of {reason}"[:1000],
+        raw=raw,
     )
 
 

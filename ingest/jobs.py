@@ -9,6 +9,7 @@ travels with the JSON serializer and takes only primitives. Each worker process 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 import socket
 from collections.abc import Iterable
@@ -18,13 +19,14 @@ from typing import Any
 from rq import Queue
 from rq.serializers import JSONSerializer
 
-from ingest import pipeline, streams
+from ingest import metrics, pipeline, streams
 from ingest.decode import References
 from ingest.drift import evaluate_windows
 from ingest.runtime import Services
 from models.settings import Settings, get_settings
 from models.storage.maintenance import run_maintenance
 
+log = logging.getLogger(__name__)
 QUEUE = "default"
 INGEST_QUEUE = "ingest"
 QUEUED_PREFIX = "northstar:drain:queued:"
@@ -150,7 +152,34 @@ def sweep() -> dict[str, Any]:
     waiting = [p for p, n in backlog.items() if n > 0]
     rejections = bool(current.redis.xlen(streams.QUARANTINE_STREAM))
     enqueued = trigger_drain(current, waiting, rejections=rejections)
-    return {"backlog": {str(p): n for p, n in backlog.items()}, "enqueued": enqueued}
+    overdue = report_overdue(current)
+    return {
+        "backlog": {str(p): n for p, n in backlog.items()},
+        "enqueued": enqueued,
+        "overdue": overdue,
+    }
+
+
+def report_overdue(current: Services) -> dict[str, int]:
+    """Set the overdue gauge of every stream and log the entries still pending past the
+    delivery limit (they should have been quarantined); returns the counts by stream."""
+    limit = current.settings.ingest_max_deliveries
+    keys = [streams.stream_key(p) for p in range(current.settings.ingest_partitions)]
+    counts: dict[str, int] = {}
+    for key in [*keys, streams.QUARANTINE_STREAM]:
+        stuck = streams.overdue(current.redis, key, limit)
+        metrics.STREAM_OVERDUE.labels(stream=key).set(len(stuck))
+        counts[key] = len(stuck)
+        if stuck:
+            log.error(
+                "%d entries of %s are pending past the delivery limit (%d), e.g. %s: "
+                "they are neither written nor quarantined",
+                len(stuck),
+                key,
+                limit,
+                ", ".join(e.decode() for e in stuck[:5]),
+            )
+    return counts
 
 
 def evaluate_drift() -> int:

@@ -45,6 +45,12 @@ STREAM_PENDING = Gauge(
     ["partition"],
     multiprocess_mode="max",
 )
+STREAM_OVERDUE = Gauge(
+    "northstar_ingest_stream_overdue",
+    "Pending stream entries delivered more often than the delivery limit (should be 0), by stream.",
+    ["stream"],
+    multiprocess_mode="max",
+)
 BATCH_WRITE_SECONDS = Histogram(
     "northstar_ingest_batch_write_seconds",
     "Time to write one drained batch (events and rollups) and commit.",

@@ -41,9 +41,17 @@ _RESPONSES: dict[str, Any] = {
     "404": _error("No source with this key (answered only to a valid key)."),
     "405": _error("Only POST is allowed."),
     "409": _error("The source has no contract yet."),
-    "413": _error("The body is larger than NORTHSTAR_INGEST_MAX_BYTES; nothing was read."),
+    "413": _error(
+        "The body is larger than NORTHSTAR_INGEST_MAX_BYTES, or holds more records than "
+        "NORTHSTAR_INGEST_MAX_RECORDS; nothing was accepted."
+    ),
     "415": _error("Content-Type (or Content-Encoding) not accepted by this endpoint."),
-    "429": _error("The stream backlog is over its limit; nothing was accepted.", retry=True),
+    "429": _error(
+        "The stream backlog is over its limit (backlog_full), or the key's rejected records "
+        "this hour would pass NORTHSTAR_INGEST_MAX_REJECTED_PER_HOUR (quarantine_budget); "
+        "nothing was accepted.",
+        retry=True,
+    ),
     "503": _error(
         "Stream storage or the catalogue is unavailable; nothing was accepted.", retry=True
     ),

@@ -20,7 +20,9 @@ from dataclasses import asdict, dataclass
 import redis
 
 from ingest import metrics, streams, versions
+from ingest.bounds import EventWindow
 from ingest.decode import Decoded, Parsed, References, build_batch, event_times, parse_entry
+from ingest.isolate import error_text, is_data_error, unwritable_records
 from ingest.runtime import Services
 from models.quarantine_store import QuarantineRow, insert_quarantined
 from models.writes import prepare_storage, write_events_in
@@ -154,6 +156,10 @@ class _Drain:
         )
         return [parse_entry(self.key, e) for e in entries]
 
+    @property
+    def window(self) -> EventWindow:
+        return EventWindow.from_settings(self.services.settings)
+
     def process(self, entries: Sequence[Parsed], poison: Mapping[bytes, str]) -> bool:
         """Write one batch; on failure retry its entries one by one, so only the culprit stays
         pending. Returns False when something stayed pending (the caller stops)."""
@@ -162,8 +168,7 @@ class _Drain:
             return True
         except Exception as exc:  # any failure must leave the batch pending, never lose it
             if len(entries) == 1:
-                self._failed(entries[0], exc)
-                return False
+                return self._isolate(entries[0], poison, exc)
             log.warning(
                 "batch of %d entries on %s failed (%s); retrying one by one",
                 len(entries),
@@ -175,12 +180,36 @@ class _Drain:
             try:
                 self._commit([entry], poison)
             except Exception as exc:
-                self._failed(entry, exc)
-                ok = False
+                ok = self._isolate(entry, poison, exc) and ok
         return ok
 
+    def _isolate(self, entry: Parsed, poison: Mapping[bytes, str], exc: Exception) -> bool:
+        """After ``entry`` failed on its own: when its data is at fault, quarantine the records
+        that cannot be written (rule ``unwritable``) and store their siblings; otherwise leave
+        it pending. Returns whether the entry was committed."""
+        if entry.envelope is None or entry.entry_id in poison or not is_data_error(exc):
+            self._failed(entry, exc)
+            return False
+        try:
+            failing = unwritable_records(self.services, self.refs, entry, self.window)
+            if not failing:  # no record fails alone: the entry stays pending (then poison)
+                self._failed(entry, exc)
+                return False
+            log.warning(
+                "stream entry %s on %s: %d record(s) cannot be written (%s); quarantining them",
+                entry.entry_id.decode(),
+                self.key,
+                len(failing),
+                next(iter(failing.values())),
+            )
+            self._commit([entry], poison, {entry.entry_id: failing})
+            return True
+        except Exception as again:
+            self._failed(entry, again)
+            return False
+
     def _failed(self, entry: Parsed, exc: Exception) -> None:
-        message = f"{type(exc).__name__}: {' '.join(str(exc).split())}"[:500]
+        message = error_text(exc)
         entry_id = entry.entry_id.decode()
         log.error("stream entry %s on %s failed, left pending: %s", entry_id, self.key, message)
         with self.client.pipeline(transaction=False) as pipe:
@@ -189,15 +218,24 @@ class _Drain:
             pipe.execute()
         self.report.failed += 1
 
-    def _commit(self, entries: Sequence[Parsed], poison: Mapping[bytes, str]) -> None:
+    def _commit(
+        self,
+        entries: Sequence[Parsed],
+        poison: Mapping[bytes, str],
+        unwritable: Mapping[bytes, Mapping[int, str]] | None = None,
+    ) -> None:
         started = time.monotonic()
         stored: dict[str, int] = {}
         oldest: dict[int, dt.datetime] = {}  # per metric whose rollups changed: its oldest event
-        prepare_storage(self.services.engine, event_times(entries))
+        window = self.window
+        days = window.days()
+        # Never for poisoned entries or records outside the window: they are quarantined.
+        times = event_times(entries, poison, window)
+        prepare_storage(self.services.engine, times, allowed_days=days)
         with self.services.engine.begin() as connection:
-            decoded = build_batch(connection, self.refs, entries, poison)
+            decoded = build_batch(connection, self.refs, entries, poison, window, unwritable)
             for source_key, rows in decoded.rows_by_source():
-                result = write_events_in(connection, rows)
+                result = write_events_in(connection, rows, allowed_days=days)
                 stored[source_key] = result.new_rows
                 if result.changed_metric_ids:  # then some rows were new
                     first = min(row.ts for row in rows)
@@ -285,9 +323,9 @@ def drain_rejections(
     """Drain the quarantine stream (the edge's rejections) into the quarantine table."""
     key = streams.QUARANTINE_STREAM
     deadline = time.monotonic() + budget_s
-    drain = _Drain(
-        services, key, consumer, refs or References(), deadline, DrainReport(key), poison_ok=False
-    )
+    # Rejections past the delivery limit are kept whole as text (``decode``): nothing of the
+    # quarantine stream stays pending for ever.
+    drain = _Drain(services, key, consumer, refs or References(), deadline, DrainReport(key))
     return _run(drain)
 
 

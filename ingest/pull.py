@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 from ingest import drift, jobs, metrics
 from ingest.api_batch import check_batch
 from ingest.api_bodies import Batch
+from ingest.bounds import EventWindow
 from ingest.contracts import CompiledContract, compile_contract
 from ingest.pull_fetch import PullError, fetch_http, fetch_sql
 from ingest.runtime import Services
@@ -90,7 +91,8 @@ def _publish_chunk(
 ) -> tuple[int, int]:
     """Validate and publish one chunk exactly as the API does a request; (accepted, rejected)."""
     settings = services.settings
-    checked = check_batch(compiled, Batch(records=list(chunk), lax=False), batch_id)
+    window = EventWindow.from_settings(settings)
+    checked = check_batch(compiled, Batch(records=list(chunk), lax=False), batch_id, window)
     envelopes = {
         p: Envelope(
             batch_id,

@@ -19,6 +19,7 @@ from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from ingest import jobs, streams
+from ingest.bounds import EventWindow
 from ingest.contracts import CompiledContract, RecordError, compile_contract
 from ingest.decode import quarantined_payload
 from ingest.runtime import Services
@@ -60,7 +61,11 @@ class _Chunk:
 
 
 def _check(
-    connection: Connection, compiled: CompiledContract, rows: list[OpenRecord], report: ReplayReport
+    connection: Connection,
+    compiled: CompiledContract,
+    rows: list[OpenRecord],
+    report: ReplayReport,
+    window: EventWindow,
 ) -> _Chunk:
     chunk = _Chunk()
     for row in rows:
@@ -68,7 +73,7 @@ def _check(
         if payload is None:
             report.unreadable += 1
             continue
-        result = compiled.validate(payload, len(chunk.passed))
+        result = compiled.validate(payload, len(chunk.passed), window=window)
         if isinstance(result, RecordError):
             chunk.reasons.append(
                 NewReason(row.id, compiled.version, result.field, result.rule, result.reason)
@@ -168,7 +173,8 @@ def _replay_chunks(
     while rows := lock_open_records(connection, compiled.source_id, match, after_id, CHUNK):
         after_id = rows[-1].id
         report.examined += len(rows)
-        chunk = _check(connection, compiled, rows, report)
+        window = EventWindow.from_settings(services.settings)
+        chunk = _check(connection, compiled, rows, report, window)
         report.still_failing += len(chunk.reasons)
         report.by_rule.update(r.rule for r in chunk.reasons)
         report.replayed += len(chunk.passed)

@@ -254,3 +254,18 @@ def pending_counts(client: redis.Redis, keys: Sequence[str]) -> dict[str, int]:
         key: 0 if isinstance(answer, Exception) else int(answer["pending"])
         for key, answer in zip(keys, answers, strict=True)
     }
+
+
+def overdue(client: redis.Redis, key: str, limit: int, *, scan: int = 1_000) -> list[bytes]:
+    """Pending entries of ``key`` delivered more than ``limit`` times (among the ``scan``
+    oldest pending): the drain quarantines such an entry on its next delivery, so one still
+    listed here is stuck (nothing drains the stream, or even its quarantine keeps failing)."""
+    try:
+        pending = client.xpending_range(key, GROUP, min="-", max="+", count=scan)
+    except redis.ResponseError:  # no stream or no group yet: nothing is pending
+        return []
+    return [_id_bytes(p["message_id"]) for p in pending if int(p["times_delivered"]) > limit]
+
+
+def _id_bytes(value: object) -> bytes:
+    return value if isinstance(value, bytes) else str(value).encode()

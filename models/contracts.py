@@ -5,9 +5,13 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validator
 
 from models.enums import Classification
+from models.patterns import PatternError, compile_pattern
+
+STORED = "stored"
+"""Validation context key: the fields come from a stored contract version."""
 
 
 class FieldType(StrEnum):
@@ -46,11 +50,19 @@ class FieldSpec(BaseModel):
     description: str = ""
 
     @model_validator(mode="after")
-    def _consistent(self) -> FieldSpec:
+    def _consistent(self, info: ValidationInfo) -> FieldSpec:
         if self.type is FieldType.ENUM and not self.allowed:
             raise ValueError(f"enum field {self.name!r} needs allowed values")
         if self.role is FieldRole.MEASURE and self.type not in (FieldType.INT, FieldType.FLOAT):
             raise ValueError(f"measure {self.name!r} must be int or float")
+        # A stored version is read as it was saved (the edge rejects its records with a reason
+        # if RE2 cannot run its pattern); a new one is refused here.
+        stored = isinstance(info.context, dict) and info.context.get(STORED)
+        if self.pattern is not None and not stored:
+            try:
+                compile_pattern(self.pattern)
+            except PatternError as exc:
+                raise ValueError(f"field {self.name!r}: {exc}") from exc
         return self
 
 
@@ -78,7 +90,7 @@ class Contract(BaseModel):
 
     @classmethod
     def from_row(cls, version: int, fields: list[dict[str, Any]]) -> Contract:
-        return cls(version=version, fields=tuple(FieldSpec.model_validate(f) for f in fields))
+        return cls.model_validate({"version": version, "fields": fields}, context={STORED: True})
 
     def by_role(self, role: FieldRole) -> tuple[FieldSpec, ...]:
         return tuple(f for f in self.fields if f.role is role)

@@ -13,6 +13,7 @@ from sqlalchemy.dialects.postgresql import insert
 
 from models.enums import DriftKind, QuarantineStatus
 from models.quarantine import QuarantinedRecord, SchemaDrift
+from models.safe_json import escaped_text, storable_payload
 
 _CHUNK = 1000
 """Rows per INSERT statement: well under PostgreSQL's 65,535 bind parameters."""
@@ -71,18 +72,21 @@ class DriftRow:
 
 
 def _values(row: QuarantineRow) -> dict[str, Any]:
+    # Whatever the record holds, the row must be insertable: a payload jsonb cannot hold
+    # (U+0000, a lone surrogate, a huge integer) is kept as escaped JSON text in ``raw``.
+    payload, raw = storable_payload(row.payload, row.raw)
     return {
         "source_id": row.source_id,
-        "source_key": row.source_key,
+        "source_key": escaped_text(row.source_key)[:64],
         "contract_version": row.contract_version,
         "batch_id": row.batch_id,
         "record_index": row.record_index,
         # SQL NULL, not a JSON null, when there is no parsed payload.
-        "payload": null() if row.payload is None else row.payload,
-        "raw": row.raw,
-        "field": row.field,
+        "payload": null() if payload is None else payload,
+        "raw": raw,
+        "field": None if row.field is None else escaped_text(row.field)[:200],
         "rule": row.rule,
-        "reason": row.reason,
+        "reason": escaped_text(row.reason),
     }
 
 

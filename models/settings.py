@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import ipaddress
 import math
 from collections import Counter
@@ -136,6 +137,24 @@ class Settings(BaseSettings):
         default=30_000, validation_alias="NORTHSTAR_INGEST_CLAIM_IDLE_MS"
     )
     drain_budget_s: float = Field(default=10.0, gt=0, validation_alias="NORTHSTAR_DRAIN_BUDGET_S")
+    ingest_max_records: PositiveInt = Field(
+        default=10_000, validation_alias="NORTHSTAR_INGEST_MAX_RECORDS"
+    )
+    """Records one request may hold (valid and rejected alike); more is refused whole (413)."""
+    ingest_max_rejected_per_hour: PositiveInt = Field(
+        default=100_000, validation_alias="NORTHSTAR_INGEST_MAX_REJECTED_PER_HOUR"
+    )
+    """Rejected (quarantined) records one API key may add per clock hour; then 429."""
+    ingest_min_event_date: dt.date = Field(
+        default=dt.date(2000, 1, 1),
+        ge=dt.date(1900, 1, 1),
+        validation_alias="NORTHSTAR_INGEST_MIN_EVENT_DATE",
+    )
+    """The earliest event time accepted (UTC midnight of this date); older records are rejected."""
+    ingest_max_future_s: PositiveInt = Field(
+        default=86_400, le=3_660 * 86_400, validation_alias="NORTHSTAR_INGEST_MAX_FUTURE_S"
+    )
+    """How far past the current time an event time may lie; later records are rejected."""
     drift_window_s: PositiveInt = Field(default=900, validation_alias="NORTHSTAR_DRIFT_WINDOW_S")
     drift_threshold: float = Field(
         default=0.01, gt=0, lt=1, validation_alias="NORTHSTAR_DRIFT_THRESHOLD"

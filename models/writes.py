@@ -146,30 +146,46 @@ def copy_rows(cursor: psycopg.Cursor[Any], table: str, rows: Sequence[EventRow])
             )
 
 
-def prepare_storage(engine: Engine, timestamps: Iterable[dt.datetime]) -> None:
+def prepare_storage(
+    engine: Engine,
+    timestamps: Iterable[dt.datetime],
+    *,
+    allowed_days: tuple[dt.date, dt.date] | None = None,
+) -> None:
     """Create the day partitions these timestamps need, in a short transaction of its own.
 
     Call it before opening a write transaction: creating a partition takes an exclusive lock
     on the parent table, which a transaction should not hold while it writes.
+
+    Raises:
+        native.PartitionRefused: a day lies outside ``allowed_days`` (nothing is created).
     """
     days = {ts.astimezone(dt.UTC).date() for ts in timestamps}
+    if not days:
+        return
     with engine.begin() as connection:
         if installed_backend(connection) is StorageBackend.NATIVE:
-            native.ensure_partitions(connection, days)
+            native.ensure_partitions(connection, days, allowed=allowed_days)
 
 
-def write_events_in(connection: Connection, rows: Sequence[EventRow]) -> WriteResult:
+def write_events_in(
+    connection: Connection,
+    rows: Sequence[EventRow],
+    *,
+    allowed_days: tuple[dt.date, dt.date] | None = None,
+) -> WriteResult:
     """Write ``rows`` inside the caller's transaction on ``connection`` (not committed here).
 
     A day partition still missing is created in this same transaction (it locks ``events``
     until commit; callers avoid that with :func:`prepare_storage`). Creating it on another
-    connection instead would deadlock against this transaction's own locks.
+    connection instead would deadlock against this transaction's own locks. No partition is
+    created outside ``allowed_days`` (``native.PartitionRefused``).
     """
     if not rows:
         return WriteResult(0, frozenset())
     backend = installed_backend(connection)
     if backend is StorageBackend.NATIVE:
-        native.ensure_partitions(connection, _days(rows))
+        native.ensure_partitions(connection, _days(rows), allowed=allowed_days)
     raw = connection.connection.driver_connection
     assert isinstance(raw, psycopg.Connection)
     with raw.cursor() as cursor:

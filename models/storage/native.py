@@ -95,13 +95,33 @@ def missing_partitions(
     ]
 
 
-def ensure_partitions(connection: Connection, days: Iterable[dt.date]) -> list[str]:
+class PartitionRefused(ValueError):
+    """A day partition outside the allowed days was asked for (an event time out of range)."""
+
+
+def ensure_partitions(
+    connection: Connection,
+    days: Iterable[dt.date],
+    *,
+    allowed: tuple[dt.date, dt.date] | None = None,
+) -> list[str]:
     """Create the day partitions of every partitioned fact table for ``days``.
 
     Idempotent and safe to run from several processes at once (an advisory lock serialises
     creators). Returns the names of partitions it created.
+
+    Raises:
+        PartitionRefused: a day lies outside ``allowed`` (first and last day, inclusive):
+            a partition there would never be dropped by retention, or cannot exist at all.
     """
     wanted = sorted(set(days))
+    if allowed is not None:
+        outside = [day for day in wanted if not allowed[0] <= day <= allowed[1]]
+        if outside:
+            raise PartitionRefused(
+                f"no partition is made for {outside[0].isoformat()}: event days must lie "
+                f"between {allowed[0].isoformat()} and {allowed[1].isoformat()}"
+            )
     if not missing_partitions(connection, wanted):
         return []
     connection.execute(text(_PARTITION_LOCK))

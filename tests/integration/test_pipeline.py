@@ -161,35 +161,58 @@ def test_an_unknown_org_unit_is_quarantined_with_its_reason_and_counted(
     assert (after or 0) - (before or 0) == 1
 
 
-def test_an_entry_that_keeps_failing_is_quarantined_as_poison_and_the_rest_is_stored(
+def test_a_record_that_cannot_be_written_is_quarantined_and_its_siblings_stored(
     services: Services, catalog: Catalog, db: Engine
 ) -> None:
-    # sum of squares overflows double precision: PostgreSQL refuses the whole write.
-    poison = orders(services, [record(0, "huge", 1, "unit2", {"amount": 1e200})])
+    # sum of squares overflows double precision: PostgreSQL refuses the whole write, so the
+    # entry's records are tried alone and only the culprit is quarantined, at once.
+    mixed = [
+        record(0, "huge", 1, "unit2", {"amount": 1e200}),
+        record(1, "sibling", 1, "unit2", {"amount": 2.0}),
+    ]
+    poison = orders(services, mixed)
     (partition,) = poison.partitions
     good = [orders(services, [record(0, f"g{i}", 2, "unit2", {"amount": 1.0})]) for i in range(5)]
     assert all(g.partitions == (partition,) for g in good)
     key = streams.stream_key(partition)
 
     report = pipeline.drain_partition(services, partition, "w1", 5.0)
-    assert report.failed == 1
-    assert report.stored == 5  # the batch was retried entry by entry: only the culprit waits
-    assert streams.pending_counts(services.redis, [key])[key] == 1
+    assert (report.failed, report.poisoned, report.quarantined) == (0, 0, 1)
+    assert report.stored == 6
 
-    for attempt in range(10):  # bounded: the limit is 3 deliveries
+    (row,) = quarantine_rows(db)
+    assert (row["rule"], row["record_index"]) == ("unwritable", 0)
+    assert "out of range" in row["reason"]  # the error, from PostgreSQL
+    assert float(row["payload"]["amount"]) == 1e200
+    assert streams.backlog(services.redis, [partition]) == {partition: 0}
+    assert streams.pending_counts(services.redis, [key])[key] == 0
+    sibling = Published(1, "orders", (mixed[1],), poison.batch_id, poison.partitions)
+    assert_stored_exactly(db, [*good, sibling], catalog)
+
+
+def test_an_entry_delivered_too_often_is_quarantined_as_poison(
+    services: Services, catalog: Catalog, db: Engine
+) -> None:
+    """A worker that died mid-batch each time leaves no error: past the limit, poison."""
+    poison = orders(services, [record(0, "died", 1, "unit2", {"amount": 1.0})])
+    (partition,) = poison.partitions
+    key = streams.stream_key(partition)
+    streams.ensure_group(services.redis, key)
+    streams.read_new(services.redis, key, "dead", count=10, block_ms=None)
+    for _ in range(services.settings.ingest_max_deliveries - 1):
         time.sleep(0.005)  # idle longer than the test's 1 ms claim time
-        report = pipeline.drain_partition(services, partition, f"w{attempt + 2}", 5.0)
-        if report.poisoned:
-            break
+        streams.claim_stale(services.redis, key, "dead", min_idle_ms=1, count=10)
+
+    time.sleep(0.005)
+    report = pipeline.drain_partition(services, partition, "w1", 5.0)
     assert report.poisoned == 1
 
     (row,) = quarantine_rows(db)
     assert row["rule"] == "poison"
     assert "delivered 4 times (limit 3)" in row["reason"]
-    assert "out of range" in row["reason"]  # the last error, from PostgreSQL
+    assert "none recorded" in row["reason"]
     assert streams.backlog(services.redis, [partition]) == {partition: 0}
-    assert streams.pending_counts(services.redis, [key])[key] == 0
-    assert_stored_exactly(db, good, catalog)
+    assert stored_identities(db) == []
 
 
 def test_rejections_from_the_edge_land_in_quarantine_once_even_if_drained_twice(

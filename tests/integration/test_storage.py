@@ -264,3 +264,14 @@ def test_a_partition_whose_lock_is_busy_is_deferred_not_waited_for(
 
     assert native.drop_partition(clean, "events", name, LOCK_TIMEOUT_MS) is True
     assert name not in partitions(clean, "events")
+
+
+def test_no_partition_is_made_outside_the_allowed_days(db: Engine) -> None:
+    require_native(db)
+    allowed = (dt.date(2000, 1, 1), dt.date(2030, 1, 1))
+    days = [dt.date(2026, 1, 1), dt.date(9999, 12, 31)]
+    with db.begin() as connection, pytest.raises(native.PartitionRefused, match="9999-12-31"):
+        native.ensure_partitions(connection, days, allowed=allowed)
+    with db.connect() as connection:
+        # Refused before anything was created, the allowed day included.
+        assert len(native.missing_partitions(connection, days)) == 4

@@ -154,3 +154,40 @@ def test_an_integer_event_id_is_carried_as_text() -> None:
     result = compiled.validate({"id": 42, "ts": "2024-01-01T00:00:00Z", "org_unit": "u"}, 0)
     assert isinstance(result, StreamRecord)
     assert result.event_id == "42"
+
+
+def test_a_pattern_re2_cannot_run_is_refused_when_the_contract_is_saved() -> None:
+    for pattern in (r"^(?=a)a$", r"^(a)\1$"):
+        with pytest.raises(ValueError, match=r"cannot be used.*RE2"):
+            FieldSpec(name="code", type=FieldType.STRING, role=FieldRole.ATTRIBUTE, pattern=pattern)
+
+
+def test_bounds_beyond_the_contract_hold_in_lax_mode_too() -> None:
+    fields = (
+        *FIELDS[1:3],
+        FieldSpec(name="id", type=FieldType.INT, role=FieldRole.EVENT_ID),
+        FieldSpec(name="n", type=FieldType.INT, role=FieldRole.MEASURE),
+        FieldSpec(name="tag", type=FieldType.INT, role=FieldRole.DIMENSION, required=False),
+    )
+    compiled = compile_contract(1, "s", Contract(version=1, fields=fields))
+    row = {"id": "1", "ts": "2024-01-01T00:00:00Z", "org_unit": "u", "n": "1"}
+    assert isinstance(compiled.validate(row, 0, lax=True), StreamRecord)
+    huge = compiled.validate(row | {"n": "1" + "0" * 400}, 0, lax=True)
+    assert isinstance(huge, RecordError)
+    assert (huge.field, huge.rule) == ("n", "range")
+    wide = compiled.validate(row | {"tag": "1" + "0" * 30}, 0, lax=True)
+    assert isinstance(wide, RecordError)
+    assert wide.rule == "range"
+    old = compiled.validate(row | {"ts": "0001-01-01T00:30:00+01:00"}, 0, lax=True)
+    assert isinstance(old, RecordError)
+    assert (old.field, old.rule) == ("ts", "time_range")
+
+
+def test_a_stored_version_with_a_pattern_re2_cannot_run_loads_and_rejects_with_a_reason() -> None:
+    fields = [f.model_dump(mode="json") for f in FIELDS]
+    fields[0]["pattern"] = r"^(?!x)\S+$"
+    contract = Contract.from_row(2, fields)  # saved before patterns ran with RE2
+    result = compile_contract(1, "s", contract).validate(good(), 0)
+    assert isinstance(result, RecordError)
+    assert (result.field, result.rule) == ("order_id", "pattern")
+    assert "fix the contract" in result.reason
