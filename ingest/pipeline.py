@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 
 import redis
 
-from ingest import metrics, streams, versions
+from ingest import metrics, outages, streams, versions
 from ingest.decode import Decoded, Parsed, References, build_batch, event_times, parse_entry
 from ingest.runtime import Services
 from models.quarantine_store import QuarantineRow, insert_quarantined
@@ -33,6 +33,8 @@ BLOCK_MS: int | None = None
 partitions wait; an arrival after the job emptied the stream triggers a new job instead
 (about 6 ms of rq overhead). See docs/pipeline.md."""
 ERRORS_TTL_S = 86_400
+_WRITES = outages.OutageLog(log, "the drain's database or Redis")
+"""This process's drain writes: an outage is logged when it starts and when it ends."""
 RECORD_TARGET = 5_000
 """Records gathered per transaction before writing, when the stream holds that many."""
 READS_PER_BATCH = 10
@@ -57,6 +59,8 @@ class DrainReport:
     poisoned: int = 0
     reclaimed: int = 0
     failed: int = 0
+    deferred: int = 0
+    """Entries left pending because PostgreSQL or Redis failed (delivery not counted)."""
     batches: int = 0
     seconds: float = 0.0
     more: bool = False
@@ -159,8 +163,12 @@ class _Drain:
         pending. Returns False when something stayed pending (the caller stops)."""
         try:
             self._commit(entries, poison)
+            _WRITES.recovered()
             return True
         except Exception as exc:  # any failure must leave the batch pending, never lose it
+            if outages.caused_by_environment(exc):
+                self._environment_failed(entries, exc)
+                return False
             if len(entries) == 1:
                 self._failed(entries[0], exc)
                 return False
@@ -171,13 +179,31 @@ class _Drain:
                 exc,
             )
         ok = True
-        for entry in entries:
+        for n, entry in enumerate(entries):
             try:
                 self._commit([entry], poison)
             except Exception as exc:
+                if outages.caused_by_environment(exc):
+                    self._environment_failed(entries[n:], exc)
+                    return False
                 self._failed(entry, exc)
                 ok = False
         return ok
+
+    def _environment_failed(self, entries: Sequence[Parsed], exc: Exception) -> None:
+        """PostgreSQL or Redis failed, not the batch: give the deliveries back and stop.
+
+        The entries stay pending and are reclaimed ``ingest_claim_idle_ms`` later (by a later
+        drain: the sweep triggers one every few seconds) with the delivery count they had, so
+        an outage of any length never makes them poison. Not recorded as their last error.
+        """
+        ids = [e.entry_id for e in entries]
+        try:
+            streams.forgive_deliveries(self.client, self.key, self.consumer, ids)
+        except redis.RedisError as lost:  # Redis is down too: the count stays one higher
+            log.warning("could not give back the delivery of %d entries: %s", len(ids), lost)
+        self.report.deferred += len(ids)
+        _WRITES.failed(exc, f"stream entries stay pending; drains retry (first on {self.key})")
 
     def _failed(self, entry: Parsed, exc: Exception) -> None:
         message = f"{type(exc).__name__}: {' '.join(str(exc).split())}"[:500]
