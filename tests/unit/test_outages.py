@@ -60,11 +60,15 @@ def test_failures_the_batch_causes_count_as_deliveries(exc: Exception) -> None:
         assert not caused_by_environment(_wrapped(exc))
 
 
+def _bad_record_during_an_outage() -> None:
+    try:
+        raise psycopg.OperationalError("server closed the connection")
+    except psycopg.OperationalError:
+        raise ValueError("bad record") from None
+
+
 def test_an_error_raised_while_handling_an_outage_is_judged_on_its_own() -> None:
     with pytest.raises(ValueError, match="bad record") as caught:
-        try:
-            raise psycopg.OperationalError("server closed the connection")
-        except psycopg.OperationalError:
-            raise ValueError("bad record") from None
+        _bad_record_during_an_outage()
     assert caught.value.__context__ is not None
     assert not caused_by_environment(caught.value)
