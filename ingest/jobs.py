@@ -9,16 +9,19 @@ travels with the JSON serializer and takes only primitives. Each worker process 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 import socket
 from collections.abc import Iterable
 from dataclasses import asdict
 from typing import Any
 
+import redis
+import sqlalchemy.exc
 from rq import Queue
 from rq.serializers import JSONSerializer
 
-from ingest import pipeline, streams
+from ingest import pipeline, streams, versions
 from ingest.decode import References
 from ingest.drift import evaluate_windows
 from ingest.runtime import Services
@@ -36,6 +39,8 @@ the sweep covers the gap."""
 RESULT_TTL_S = 60
 FAILURE_TTL_S = 7 * 86_400
 REJECTIONS_BUDGET_S = 2.0
+
+log = logging.getLogger(__name__)
 
 
 class _Process:
@@ -126,6 +131,9 @@ def drain(partition: int) -> dict[str, Any]:
     current.redis.delete(_flag(partition))
     budget = current.settings.drain_budget_s
     report = pipeline.drain_partition(current, partition, consumer_name(), budget, refs=_refs())
+    if report.reclaimed:
+        # A worker died or failed here: it may have committed without copying the versions.
+        resync_versions(current)
     if current.redis.xlen(streams.QUARANTINE_STREAM):
         pipeline.drain_rejections(current, consumer_name(), REJECTIONS_BUDGET_S, refs=_refs())
     if report.more:
@@ -150,7 +158,25 @@ def sweep() -> dict[str, Any]:
     waiting = [p for p, n in backlog.items() if n > 0]
     rejections = bool(current.redis.xlen(streams.QUARANTINE_STREAM))
     enqueued = trigger_drain(current, waiting, rejections=rejections)
-    return {"backlog": {str(p): n for p, n in backlog.items()}, "enqueued": enqueued}
+    moved = resync_versions(current)
+    return {
+        "backlog": {str(p): n for p, n in backlog.items()},
+        "enqueued": enqueued,
+        "versions_repaired": moved,
+    }
+
+
+def resync_versions(current: Services) -> int | None:
+    """Copy the durable data versions to Redis (``ingest.versions.resync``); None when
+    PostgreSQL or Redis failed (logged; the next sweep tries again)."""
+    try:
+        moved = versions.resync(current.redis, current.engine)
+    except (sqlalchemy.exc.SQLAlchemyError, redis.RedisError) as exc:
+        log.warning("data versions not copied to Redis: %s", exc)
+        return None
+    if moved:
+        log.info("data versions: %d were behind PostgreSQL in Redis and were copied", moved)
+    return moved
 
 
 def evaluate_drift() -> int:

@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 
 import redis
+from sqlalchemy import Connection
 
 from ingest import metrics, outages, streams, versions
 from ingest.decode import Decoded, Parsed, References, build_batch, event_times, parse_entry
@@ -230,15 +231,14 @@ class _Drain:
                     for metric_id in result.changed_metric_ids:
                         oldest[metric_id] = min(first, oldest.get(metric_id, first))
             inserted = insert_quarantined(connection, decoded.quarantine)
+            raised = _record_versions(connection, oldest)
         committed = time.time()
         metrics.BATCH_WRITE_SECONDS.observe(time.monotonic() - started)
         ids = [e.entry_id for e in entries]
         streams.ack_and_delete(self.client, self.key, ids)
         if poison:
             self.client.hdel(errors_key(self.key), *poison)
-        # Judged after the commit: an hour that ended while the batch was written is closed.
-        hour = versions.current_hour(dt.datetime.now(dt.UTC))
-        versions.bump(self.client, oldest.keys(), {m for m, ts in oldest.items() if ts < hour})
+        versions.publish(self.client, raised)  # lost to a crash: the next resync copies it
         self._observe(decoded, stored, inserted, committed)
 
     def _observe(
@@ -262,6 +262,14 @@ class _Drain:
             metrics.RECORDS_QUARANTINED.labels(source=row.source_key, rule=row.rule).inc()
         for accepted_at in decoded.accepted_at:
             metrics.EVENT_TO_COMMIT_SECONDS.observe(max(0.0, committed - accepted_at))
+
+
+def _record_versions(connection: Connection, oldest: Mapping[int, dt.datetime]) -> dict[str, int]:
+    """Raise the data versions of the changed metrics in the write transaction (its last
+    statement). Judged at the end of the transaction: an hour that ends between here and the
+    commit is still read as open for ``versions.CLOSED_MARGIN`` after it ended."""
+    hour = versions.current_hour(dt.datetime.now(dt.UTC))
+    return versions.record(connection, oldest.keys(), {m for m, ts in oldest.items() if ts < hour})
 
 
 def _text(value: bytes | str) -> str:

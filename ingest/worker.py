@@ -132,6 +132,7 @@ def run_worker(
     services = jobs.init_services(settings)
     with services.engine.connect():
         pass  # open the first pooled connection now, not in the first job
+    jobs.resync_versions(services)  # a worker that died before copying them, restarted
     worker = make_worker(queues, services.redis, name=name)
     logging.getLogger(__name__).info("worker %s on queues %s", worker.name, ", ".join(queues))
     return bool(worker.work(burst=burst, logging_level=logging_level))
