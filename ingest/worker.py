@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -29,7 +30,8 @@ from rq.serializers import JSONSerializer
 from rq.worker import SimpleWorker
 
 import models.schema  # noqa: F401
-from ingest import decode, drift, jobs, pipeline  # noqa: F401
+from ingest import decode, drift, jobs, pipeline, reconnect  # noqa: F401
+from ingest.outages import OutageLog
 from models.settings import Settings
 
 _log = logging.getLogger(__name__)
@@ -47,6 +49,10 @@ RECONNECT_S = 2.0
 
 THREAD_JOIN_S = 5.0
 """Upper bound on waiting for the command thread at shutdown (Redis gone: poll + reconnect)."""
+
+RESTART_QUICK_S = 10.0
+"""A worker whose loop ended sooner than this after it started doubles the pause before the
+next one (up to ``reconnect.MAX_PAUSE_S``)."""
 
 
 class CommandThread(threading.Thread):
@@ -126,6 +132,8 @@ def run_worker(
 ) -> bool:
     """Build the process's Services, then work the queues (until stopped, or empty: ``burst``).
 
+    Without ``burst`` the process outlives Redis outages (:func:`work_until_stopped`).
+
     Returns:
         Whether any job was performed.
     """
@@ -133,6 +141,50 @@ def run_worker(
     with services.engine.connect():
         pass  # open the first pooled connection now, not in the first job
     jobs.resync_versions(services)  # a worker that died before copying them, restarted
-    worker = make_worker(queues, services.redis, name=name)
-    logging.getLogger(__name__).info("worker %s on queues %s", worker.name, ", ".join(queues))
-    return bool(worker.work(burst=burst, logging_level=logging_level))
+    _log.info("worker on queues %s", ", ".join(queues))
+    if burst:
+        worker = make_worker(queues, services.redis, name=name)
+        return bool(worker.work(burst=True, logging_level=logging_level))
+    with reconnect.quiet_repeats("rq.worker", __name__):
+        return work_until_stopped(services.redis, queues, name=name, logging_level=logging_level)
+
+
+def work_until_stopped(
+    connection: redis.Redis,
+    queues: Sequence[str],
+    *,
+    name: str | None = None,
+    logging_level: str = "INFO",
+) -> bool:
+    """Run :func:`make_worker` workers one after the other until one is asked to stop.
+
+    rq's work loop ends (or raises ``ConnectionError`` from its teardown) when Redis goes away
+    outside its dequeue wait; then this waits for Redis (bounded backoff, each outage logged
+    once) and starts a new worker. SIGTERM/SIGINT, or rq's "shutdown" command, end it.
+    """
+    outage = OutageLog(_log, "Redis (worker)")
+    worked = False
+    pause = reconnect.FIRST_PAUSE_S
+    while True:
+        started = time.monotonic()
+        worker: Worker | None = None
+        lost: BaseException = RuntimeError("the worker's loop ended on an error")
+        try:
+            worker = make_worker(queues, connection, name=name)  # it talks to Redis already
+            worker.max_connection_wait_time = reconnect.MAX_PAUSE_S
+            worked |= bool(worker.work(logging_level=logging_level))
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            lost = exc
+        if worker is not None:
+            if worker._shutdown_requested_date is not None:  # SIGTERM/SIGINT or "shutdown"
+                return worked
+            worker.unsubscribe()  # its teardown may have failed before stopping the thread
+        # A worker that failed at once again waits longer: no tight loop on a lasting fault.
+        quick = time.monotonic() - started < RESTART_QUICK_S
+        pause = min(pause * 2, reconnect.MAX_PAUSE_S) if quick else reconnect.FIRST_PAUSE_S
+        with reconnect.stop_signals() as stop:
+            if not reconnect.wait_for_redis(connection, outage, stop, lost, pause_s=pause):
+                return worked
+        if worker is not None:
+            with contextlib.suppress(redis.RedisError):
+                worker.register_death()  # type: ignore[no-untyped-call]  # frees its ``--name``
