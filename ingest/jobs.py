@@ -151,7 +151,8 @@ def drain_rejections() -> dict[str, Any]:
 
 
 def sweep() -> dict[str, Any]:
-    """Cron job: drain partitions holding entries (a missed trigger, stale pending entries)."""
+    """Cron job: drain partitions holding entries (a missed trigger, stale pending entries),
+    and copy the durable data versions to Redis (a copy lost to a crash after a commit)."""
     current = services()
     partitions = list(range(current.settings.ingest_partitions))
     backlog = pipeline.observe_backlog(current, partitions)

@@ -7,6 +7,9 @@ frequent (one per partition whenever data arrives), so Northstar runs rq's ``Sim
 jobs run in the worker process itself, on connections opened once. Figures in docs/pipeline.md.
 A job that hangs is stopped by rq's timeout (SIGALRM) all the same.
 
+Without ``--burst`` the process outlives Redis outages: :func:`work_until_stopped` waits for
+Redis and starts a new worker when rq's loop gives up (docs/processes.md, "Redis outages").
+
 The worker's command channel (rq's pub/sub thread, which receives "shutdown" and "stop job"
 commands) is read by :class:`CommandThread`, which a stopping worker never waits a minute for:
 see docs/pipeline.md, "Worker shutdown".
