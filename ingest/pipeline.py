@@ -34,7 +34,7 @@ BLOCK_MS: int | None = None
 partitions wait; an arrival after the job emptied the stream triggers a new job instead
 (about 6 ms of rq overhead). See docs/pipeline.md."""
 ERRORS_TTL_S = 86_400
-_WRITES = outages.OutageLog(log, "the drain's database or Redis")
+_WRITES = outages.OutageLog(log, "PostgreSQL or Redis (drain)")
 """This process's drain writes: an outage is logged when it starts and when it ends."""
 RECORD_TARGET = 5_000
 """Records gathered per transaction before writing, when the stream holds that many."""
