@@ -23,6 +23,8 @@ ENVIRONMENT_SQLSTATE_CLASSES = frozenset({"08", "40", "53", "57", "58"})
 """SQLSTATE classes no record causes: connection exception, transaction rollback
 (serialization failure, deadlock), insufficient resources, operator intervention (admin or
 crash shutdown, cannot connect now), system error."""
+ENVIRONMENT_SQLSTATES = frozenset({"55P03"})
+"""``lock_not_available``: another transaction (maintenance, a migration) holds the lock."""
 RECORD_SQLSTATES = frozenset({"57014"})
 """Exceptions inside those classes: a statement timeout (``query_canceled``) may be the
 batch's own doing (too large, pathological), so it counts as a delivery."""
@@ -53,6 +55,8 @@ def _environmental(exc: BaseException) -> bool:
         state = exc.sqlstate
         if state is None:
             return True  # failed to connect, or lost the server: no SQLSTATE at all
+        if state in ENVIRONMENT_SQLSTATES:
+            return True
         return state not in RECORD_SQLSTATES and state[:2] in ENVIRONMENT_SQLSTATE_CLASSES
     return False
 

@@ -31,6 +31,7 @@ def _wrapped(orig: Exception) -> sqlalchemy.exc.DBAPIError:
         errors.DeadlockDetected("deadlock detected"),
         errors.TooManyConnections("too many clients"),
         errors.DiskFull("no space left"),
+        errors.LockNotAvailable("could not obtain lock on relation"),
         psycopg.InterfaceError("the connection is closed"),
         redis.ConnectionError("Connection refused"),
         redis.BusyLoadingError("Redis is loading the dataset in memory"),
