@@ -16,10 +16,12 @@ from collections.abc import Iterable
 from dataclasses import asdict
 from typing import Any
 
+import redis
+import sqlalchemy.exc
 from rq import Queue
 from rq.serializers import JSONSerializer
 
-from ingest import metrics, pipeline, streams
+from ingest import metrics, pipeline, streams, versions
 from ingest.decode import References
 from ingest.drift import evaluate_windows
 from ingest.runtime import Services
@@ -38,6 +40,8 @@ the sweep covers the gap."""
 RESULT_TTL_S = 60
 FAILURE_TTL_S = 7 * 86_400
 REJECTIONS_BUDGET_S = 2.0
+
+log = logging.getLogger(__name__)
 
 
 class _Process:
@@ -128,6 +132,9 @@ def drain(partition: int) -> dict[str, Any]:
     current.redis.delete(_flag(partition))
     budget = current.settings.drain_budget_s
     report = pipeline.drain_partition(current, partition, consumer_name(), budget, refs=_refs())
+    if report.reclaimed:
+        # A worker died or failed here: it may have committed without copying the versions.
+        resync_versions(current)
     if current.redis.xlen(streams.QUARANTINE_STREAM):
         pipeline.drain_rejections(current, consumer_name(), REJECTIONS_BUDGET_S, refs=_refs())
     if report.more:
@@ -145,7 +152,8 @@ def drain_rejections() -> dict[str, Any]:
 
 
 def sweep() -> dict[str, Any]:
-    """Cron job: drain partitions holding entries (a missed trigger, stale pending entries)."""
+    """Cron job: drain partitions holding entries (a missed trigger, stale pending entries),
+    and copy the durable data versions to Redis (a copy lost to a crash after a commit)."""
     current = services()
     partitions = list(range(current.settings.ingest_partitions))
     backlog = pipeline.observe_backlog(current, partitions)
@@ -153,10 +161,12 @@ def sweep() -> dict[str, Any]:
     rejections = bool(current.redis.xlen(streams.QUARANTINE_STREAM))
     enqueued = trigger_drain(current, waiting, rejections=rejections)
     overdue = report_overdue(current)
+    moved = resync_versions(current)
     return {
         "backlog": {str(p): n for p, n in backlog.items()},
         "enqueued": enqueued,
         "overdue": overdue,
+        "versions_repaired": moved,
     }
 
 
@@ -180,6 +190,19 @@ def report_overdue(current: Services) -> dict[str, int]:
                 ", ".join(e.decode() for e in stuck[:5]),
             )
     return counts
+
+
+def resync_versions(current: Services) -> int | None:
+    """Copy the durable data versions to Redis (``ingest.versions.resync``); None when
+    PostgreSQL or Redis failed (logged; the next sweep tries again)."""
+    try:
+        moved = versions.resync(current.redis, current.engine)
+    except (sqlalchemy.exc.SQLAlchemyError, redis.RedisError) as exc:
+        log.warning("data versions not copied to Redis: %s", exc)
+        return None
+    if moved:
+        log.info("data versions: %d were behind PostgreSQL in Redis and were copied", moved)
+    return moved
 
 
 def evaluate_drift() -> int:

@@ -18,8 +18,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 
 import redis
+from sqlalchemy import Connection
 
-from ingest import metrics, streams, versions
+from ingest import metrics, outages, streams, versions
 from ingest.bounds import EventWindow
 from ingest.decode import Decoded, Parsed, References, build_batch, event_times, parse_entry
 from ingest.isolate import error_text, is_data_error, unwritable_records
@@ -35,6 +36,8 @@ BLOCK_MS: int | None = None
 partitions wait; an arrival after the job emptied the stream triggers a new job instead
 (about 6 ms of rq overhead). See docs/pipeline.md."""
 ERRORS_TTL_S = 86_400
+_WRITES = outages.OutageLog(log, "PostgreSQL or Redis (drain)")
+"""This process's drain writes: an outage is logged when it starts and when it ends."""
 RECORD_TARGET = 5_000
 """Records gathered per transaction before writing, when the stream holds that many."""
 READS_PER_BATCH = 10
@@ -59,6 +62,8 @@ class DrainReport:
     poisoned: int = 0
     reclaimed: int = 0
     failed: int = 0
+    deferred: int = 0
+    """Entries left pending because PostgreSQL or Redis failed (delivery not counted)."""
     batches: int = 0
     seconds: float = 0.0
     more: bool = False
@@ -165,8 +170,12 @@ class _Drain:
         pending. Returns False when something stayed pending (the caller stops)."""
         try:
             self._commit(entries, poison)
+            _WRITES.recovered()
             return True
         except Exception as exc:  # any failure must leave the batch pending, never lose it
+            if outages.caused_by_environment(exc):
+                self._environment_failed(entries, exc)
+                return False
             if len(entries) == 1:
                 return self._isolate(entries[0], poison, exc)
             log.warning(
@@ -176,10 +185,13 @@ class _Drain:
                 exc,
             )
         ok = True
-        for entry in entries:
+        for n, entry in enumerate(entries):
             try:
                 self._commit([entry], poison)
             except Exception as exc:
+                if outages.caused_by_environment(exc):
+                    self._environment_failed(entries[n:], exc)
+                    return False
                 ok = self._isolate(entry, poison, exc) and ok
         return ok
 
@@ -205,8 +217,26 @@ class _Drain:
             self._commit([entry], poison, {entry.entry_id: failing})
             return True
         except Exception as again:
-            self._failed(entry, again)
+            if outages.caused_by_environment(again):
+                self._environment_failed([entry], again)
+            else:
+                self._failed(entry, again)
             return False
+
+    def _environment_failed(self, entries: Sequence[Parsed], exc: Exception) -> None:
+        """PostgreSQL or Redis failed, not the batch: give the deliveries back and stop.
+
+        The entries stay pending and are reclaimed ``ingest_claim_idle_ms`` later (by a later
+        drain: the sweep triggers one every few seconds) with the delivery count they had, so
+        an outage of any length never makes them poison. Not recorded as their last error.
+        """
+        ids = [e.entry_id for e in entries]
+        try:
+            streams.forgive_deliveries(self.client, self.key, self.consumer, ids)
+        except redis.RedisError as lost:  # Redis is down too: the count stays one higher
+            log.warning("could not give back the delivery of %d entries: %s", len(ids), lost)
+        self.report.deferred += len(ids)
+        _WRITES.failed(exc, f"stream entries stay pending; drains retry (first on {self.key})")
 
     def _failed(self, entry: Parsed, exc: Exception) -> None:
         message = error_text(exc)
@@ -242,15 +272,14 @@ class _Drain:
                     for metric_id in result.changed_metric_ids:
                         oldest[metric_id] = min(first, oldest.get(metric_id, first))
             inserted = insert_quarantined(connection, decoded.quarantine)
+            raised = _record_versions(connection, oldest)
         committed = time.time()
         metrics.BATCH_WRITE_SECONDS.observe(time.monotonic() - started)
         ids = [e.entry_id for e in entries]
         streams.ack_and_delete(self.client, self.key, ids)
         if poison:
             self.client.hdel(errors_key(self.key), *poison)
-        # Judged after the commit: an hour that ended while the batch was written is closed.
-        hour = versions.current_hour(dt.datetime.now(dt.UTC))
-        versions.bump(self.client, oldest.keys(), {m for m, ts in oldest.items() if ts < hour})
+        versions.publish(self.client, raised)  # lost to a crash: the next resync copies it
         self._observe(decoded, stored, inserted, committed)
 
     def _observe(
@@ -274,6 +303,14 @@ class _Drain:
             metrics.RECORDS_QUARANTINED.labels(source=row.source_key, rule=row.rule).inc()
         for accepted_at in decoded.accepted_at:
             metrics.EVENT_TO_COMMIT_SECONDS.observe(max(0.0, committed - accepted_at))
+
+
+def _record_versions(connection: Connection, oldest: Mapping[int, dt.datetime]) -> dict[str, int]:
+    """Raise the data versions of the changed metrics in the write transaction (its last
+    statement). Judged at the end of the transaction: an hour that ends between here and the
+    commit is still read as open for ``versions.CLOSED_MARGIN`` after it ended."""
+    hour = versions.current_hour(dt.datetime.now(dt.UTC))
+    return versions.record(connection, oldest.keys(), {m for m, ts in oldest.items() if ts < hour})
 
 
 def _text(value: bytes | str) -> str:

@@ -15,6 +15,7 @@ import importlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from types import FrameType
 from typing import Any
 
 import redis
@@ -24,10 +25,13 @@ from rq.defaults import DEFAULT_CRON_JOB_HISTORY_LIMIT, DEFAULT_CRON_JOB_HISTORY
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
+from ingest import reconnect
+from ingest.outages import OutageLog
 from models.settings import Settings
 
 RESULT_TTL_S = 300
 FAILURE_TTL_S = 7 * 86_400
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,11 +169,22 @@ def cron_job(periodic: Periodic, queue_name: str) -> CronJob:
     )
 
 
+class Scheduler(CronScheduler):
+    """rq's CronScheduler that remembers being asked to stop (SIGTERM/SIGINT), so that
+    :func:`run_scheduler` tells a stop from a lost Redis when ``start()`` raises."""
+
+    stop_requested = False
+
+    def _request_stop(self, signum: int, frame: FrameType | None) -> None:
+        self.stop_requested = True
+        super()._request_stop(signum, frame)  # type: ignore[no-untyped-call]
+
+
 def build_scheduler(
     connection: redis.Redis, queue_name: str, schedule: tuple[Periodic, ...] = SCHEDULE
-) -> CronScheduler:
-    """An rq CronScheduler holding ``schedule``; ``start()`` runs it until SIGINT/SIGTERM."""
-    scheduler = CronScheduler(connection=connection, name="")
+) -> Scheduler:
+    """A :class:`Scheduler` holding ``schedule``; ``start()`` runs it until SIGINT/SIGTERM."""
+    scheduler = Scheduler(connection=connection, name="")
     for periodic in schedule:
         job = cron_job(periodic, queue_name)
         scheduler.get_jobs().append(job)
@@ -177,3 +192,24 @@ def build_scheduler(
             "registered %s every %s s (%s)", periodic.name, periodic.every_s, periodic.why
         )
     return scheduler
+
+
+def run_scheduler(scheduler: Scheduler) -> None:
+    """Run ``scheduler`` until SIGINT/SIGTERM, outliving Redis outages.
+
+    rq's scheduler exits when Redis goes away (enqueue, heartbeat or its final
+    ``register_death`` raise); this waits for Redis (bounded backoff, each outage logged once)
+    and starts it again: it registers anew and enqueues what fell due meanwhile, once, since
+    each job keeps its last enqueue time.
+    """
+    outage = OutageLog(_log, "Redis (cron)")
+    while True:
+        try:
+            scheduler.start()  # type: ignore[no-untyped-call]
+            return  # it returns only when asked to stop
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            if scheduler.stop_requested:
+                return
+            with reconnect.stop_signals() as stop:
+                if not reconnect.wait_for_redis(scheduler.connection, outage, stop, exc):
+                    return

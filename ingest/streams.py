@@ -269,3 +269,31 @@ def overdue(client: redis.Redis, key: str, limit: int, *, scan: int = 1_000) -> 
 
 def _id_bytes(value: object) -> bytes:
     return value if isinstance(value, bytes) else str(value).encode()
+
+
+# Give back one delivery of each listed entry still pending with this consumer (ARGV[2]);
+# an entry another consumer has claimed since is left alone. XCLAIM … RETRYCOUNT sets the
+# counter (and resets the idle time: the entry is reclaimed ``claim idle`` later, a pause).
+_FORGIVE = """
+local forgiven = 0
+for i = 3, #ARGV do
+    local found = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[i], ARGV[i], 1)
+    local entry = found[1]
+    if entry and entry[2] == ARGV[2] then
+        local count = math.max(0, tonumber(entry[4]) - 1)
+        redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, ARGV[i], 'RETRYCOUNT', count, 'JUSTID')
+        forgiven = forgiven + 1
+    end
+end
+return forgiven
+"""
+
+
+def forgive_deliveries(client: redis.Redis, key: str, consumer: str, ids: Sequence[bytes]) -> int:
+    """Take back the delivery this consumer just made of ``ids`` (their write failed for a
+    reason of the environment, not of theirs): each counter goes down by one, atomically, for
+    the entries this consumer still holds. Returns how many were forgiven."""
+    if not ids:
+        return 0
+    forgiven = client.eval(_FORGIVE, 1, key, GROUP, consumer, *ids)
+    return int(forgiven)

@@ -1,13 +1,22 @@
-"""Data versions in Redis: bumped after each ingest commit, read by the dashboard's cache keys.
+"""Data versions: raised in each ingest write transaction, read by the dashboard's cache keys.
 
-Key layout (integers, created on first bump, never expire):
+Names (the same in PostgreSQL's ``data_versions`` and in Redis):
 
-- ``northstar:dv:metric:{metric_id}``: incremented once per committed batch that changed the
+- ``northstar:data-version:metric:{metric_id}``: +1 per committed batch that changed the
   metric's rollups;
-- ``northstar:dv:closed:{metric_id}``: incremented once per committed batch that changed the
-  metric's rollups *before the current UTC hour* (late events), as the bumping process's clock
-  tells the hour after the commit;
-- ``northstar:dv``: incremented once per committed batch that changed any metric.
+- ``northstar:data-version:closed:{metric_id}``: +1 per committed batch that changed the
+  metric's rollups *before the current UTC hour* (late events), as the writer's clock tells the
+  hour at the end of its transaction;
+- ``northstar:data-version``: +1 per committed batch that changed any metric.
+
+**Durable with the data.** The drain raises the versions in its write transaction
+(:func:`record`), so they commit with the rows or not at all; after the commit it copies the new
+values to Redis (:func:`publish`), where the dashboard reads them. A worker that dies between
+the commit and the copy leaves Redis behind: :func:`resync` copies every version from
+PostgreSQL to Redis again, and runs in every sweep (every 5 s), in every drain that reclaimed
+entries (a worker died or failed) and when a worker starts. Redis only ever moves *up* to
+PostgreSQL's value (a compare-and-set script), so copies arriving out of order, or a resync
+racing a commit, never move a version back.
 
 A cache entry built from metrics ``m1…mk`` carries their versions; when any of them moved, the
 key no longer matches and the next read goes to PostgreSQL. A missing key reads as 0. An answer
@@ -19,15 +28,33 @@ current events, which moves the metric versions several times a second, leaves i
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 import redis
+from sqlalchemy import Connection, Engine
 
-GLOBAL_KEY = "northstar:dv"
-METRIC_PREFIX = "northstar:dv:metric:"
-CLOSED_PREFIX = "northstar:dv:closed:"
+from models.queries.data_versions import all_data_versions
+from models.writes import raise_data_versions_in
+
+GLOBAL_KEY = "northstar:data-version"
+METRIC_PREFIX = "northstar:data-version:metric:"
+CLOSED_PREFIX = "northstar:data-version:closed:"
 CLOSED_MARGIN = dt.timedelta(minutes=2)
 """How long after an hour ends a reader still treats it as open (see the module)."""
+
+# Set each key to its new value unless Redis already holds as much (or more): versions only
+# ever move up, whatever order the copies arrive in. Returns how many keys moved.
+_RAISE_TO = """
+local moved = 0
+for i, key in ipairs(KEYS) do
+    local value = tonumber(ARGV[i])
+    if value > tonumber(redis.call('GET', key) or '0') then
+        redis.call('SET', key, ARGV[i])
+        moved = moved + 1
+    end
+end
+return moved
+"""
 
 
 def metric_key(metric_id: int) -> str:
@@ -48,19 +75,55 @@ def closed_before(now: dt.datetime) -> dt.datetime:
     return current_hour(now - CLOSED_MARGIN)
 
 
+def names(metric_ids: Collection[int], closed_ids: Collection[int] = ()) -> list[str]:
+    """The versions a batch that changed ``metric_ids`` (``closed_ids`` before the current
+    hour) raises: theirs and the global one; none when nothing changed."""
+    if not metric_ids:
+        return []
+    wanted = {GLOBAL_KEY} | {metric_key(m) for m in metric_ids}
+    return sorted(wanted | {closed_metric_key(m) for m in closed_ids})
+
+
+def record(
+    connection: Connection, metric_ids: Collection[int], closed_ids: Collection[int] = ()
+) -> dict[str, int]:
+    """Raise the versions of a batch in its write transaction (the last statement before the
+    commit); returns the new values for :func:`publish` once committed."""
+    return raise_data_versions_in(connection, names(metric_ids, closed_ids))
+
+
+def publish(client: redis.Redis, versions: Mapping[str, int]) -> int:
+    """Copy committed versions to Redis, never moving one down; returns how many moved."""
+    if not versions:
+        return 0
+    keys = sorted(versions)
+    moved = client.eval(_RAISE_TO, len(keys), *keys, *(versions[k] for k in keys))
+    return int(moved)
+
+
+def resync(client: redis.Redis, engine: Engine) -> int:
+    """Copy every durable version to Redis (repairs a copy lost to a crash after a commit, or
+    a Redis that lost its data); returns how many keys moved."""
+    with engine.connect() as connection:
+        durable = all_data_versions(connection)
+    return publish(client, durable)
+
+
 def bump(
     client: redis.Redis, metric_ids: Collection[int], closed_ids: Collection[int] = ()
 ) -> None:
-    """Increment the version of each changed metric and the global version, and the closed
-    version of each metric changed before the current hour, in one round trip."""
-    if not metric_ids:
+    """Increment versions in Redis only, as if a batch had changed ``metric_ids``.
+
+    For tests and tools that write facts without the drain. The drain does not use it: a
+    version raised only in Redis is above PostgreSQL's, so it stays put until PostgreSQL's
+    passes it (see :func:`publish`).
+    """
+    keys = names(metric_ids, closed_ids)
+    if not keys:
         return
     with client.pipeline(transaction=False) as pipe:
-        for metric_id in sorted(metric_ids):
-            pipe.incr(metric_key(metric_id))
-        for metric_id in sorted(closed_ids):
-            pipe.incr(closed_metric_key(metric_id))
-        pipe.incr(GLOBAL_KEY)
+        for key in keys:
+            pipe.incr(key)
         pipe.execute()
 
 

@@ -7,6 +7,9 @@ frequent (one per partition whenever data arrives), so Northstar runs rq's ``Sim
 jobs run in the worker process itself, on connections opened once. Figures in docs/pipeline.md.
 A job that hangs is stopped by rq's timeout (SIGALRM) all the same.
 
+Without ``--burst`` the process outlives Redis outages: :func:`work_until_stopped` waits for
+Redis and starts a new worker when rq's loop gives up (docs/processes.md, "Redis outages").
+
 The worker's command channel (rq's pub/sub thread, which receives "shutdown" and "stop job"
 commands) is read by :class:`CommandThread`, which a stopping worker never waits a minute for:
 see docs/pipeline.md, "Worker shutdown".
@@ -32,7 +35,8 @@ from rq.serializers import JSONSerializer
 from rq.worker import SimpleWorker
 
 import models.schema  # noqa: F401
-from ingest import activity, decode, drift, jobs, pipeline  # noqa: F401
+from ingest import activity, decode, drift, jobs, pipeline, reconnect  # noqa: F401
+from ingest.outages import OutageLog
 from models.settings import Settings
 
 _log = logging.getLogger(__name__)
@@ -50,6 +54,10 @@ RECONNECT_S = 2.0
 
 THREAD_JOIN_S = 5.0
 """Upper bound on waiting for the command thread at shutdown (Redis gone: poll + reconnect)."""
+
+RESTART_QUICK_S = 10.0
+"""A worker whose loop ended sooner than this after it started doubles the pause before the
+next one (up to ``reconnect.MAX_PAUSE_S``)."""
 
 
 class CommandThread(threading.Thread):
@@ -169,6 +177,8 @@ def run_worker(
 ) -> bool:
     """Build the process's Services, then work the queues (until stopped, or empty: ``burst``).
 
+    Without ``burst`` the process outlives Redis outages (:func:`work_until_stopped`).
+
     Args:
         logging_level: level of rq's per-job lines; ``NORTHSTAR_JOB_LOG_LEVEL`` when None.
 
@@ -178,9 +188,57 @@ def run_worker(
     services = jobs.init_services(settings)
     with services.engine.connect():
         pass  # open the first pooled connection now, not in the first job
-    worker = make_worker(
-        queues, services.redis, name=name, summary_every_s=settings.worker_summary_s
-    )
-    _log.info("worker %s on queues %s", worker.name, ", ".join(queues))
+    jobs.resync_versions(services)  # a worker that died before copying them, restarted
+    _log.info("worker on queues %s", ", ".join(queues))
     level = logging_level or settings.job_log_level
-    return bool(worker.work(burst=burst, logging_level=level))
+    summary_s = settings.worker_summary_s
+    if burst:
+        worker = make_worker(queues, services.redis, name=name, summary_every_s=summary_s)
+        return bool(worker.work(burst=True, logging_level=level))
+    with reconnect.quiet_repeats("rq.worker", __name__):
+        return work_until_stopped(
+            services.redis, queues, name=name, logging_level=level, summary_every_s=summary_s
+        )
+
+
+def work_until_stopped(
+    connection: redis.Redis,
+    queues: Sequence[str],
+    *,
+    name: str | None = None,
+    logging_level: str = "WARNING",
+    summary_every_s: float = 60.0,
+) -> bool:
+    """Run :func:`make_worker` workers one after the other until one is asked to stop.
+
+    rq's work loop ends (or raises ``ConnectionError`` from its teardown) when Redis goes away
+    outside its dequeue wait; then this waits for Redis (bounded backoff, each outage logged
+    once) and starts a new worker. SIGTERM/SIGINT, or rq's "shutdown" command, end it.
+    """
+    outage = OutageLog(_log, "Redis (worker)")
+    worked = False
+    pause = reconnect.FIRST_PAUSE_S
+    while True:
+        started = time.monotonic()
+        worker: Worker | None = None
+        lost: BaseException = RuntimeError("the worker's loop ended on an error")
+        try:
+            # It talks to Redis already.
+            worker = make_worker(queues, connection, name=name, summary_every_s=summary_every_s)
+            worker.max_connection_wait_time = reconnect.MAX_PAUSE_S
+            worked |= bool(worker.work(logging_level=logging_level))
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            lost = exc
+        if worker is not None:
+            if worker._shutdown_requested_date is not None:  # SIGTERM/SIGINT or "shutdown"
+                return worked
+            worker.unsubscribe()  # its teardown may have failed before stopping the thread
+        # A worker that failed at once again waits longer: no tight loop on a lasting fault.
+        quick = time.monotonic() - started < RESTART_QUICK_S
+        pause = min(pause * 2, reconnect.MAX_PAUSE_S) if quick else reconnect.FIRST_PAUSE_S
+        with reconnect.stop_signals() as stop:
+            if not reconnect.wait_for_redis(connection, outage, stop, lost, pause_s=pause):
+                return worked
+        if worker is not None:
+            with contextlib.suppress(redis.RedisError):
+                worker.register_death()  # type: ignore[no-untyped-call]  # frees its ``--name``

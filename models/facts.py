@@ -88,3 +88,12 @@ storage_meta = Table(
     Column("value", Text, nullable=False),
 )
 """Facts about the installed storage, e.g. ``backend`` = ``native`` | ``timescale``."""
+
+data_versions = Table(
+    "data_versions",
+    metadata,
+    Column("name", Text, primary_key=True),
+    Column("version", BigInteger, nullable=False),
+)
+"""The durable data versions (``ingest.versions``): raised in the drain's write transaction,
+so they can never lag the data; Redis holds a copy the dashboard's cache keys read."""

@@ -13,7 +13,7 @@ from typing import Any
 import msgspec
 import psycopg
 from psycopg.types.json import set_json_dumps
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, text
 
 from models.settings import StorageBackend
 from models.storage import installed_backend, native, timescale
@@ -211,3 +211,26 @@ def write_events(engine: Engine, rows: Sequence[EventRow]) -> WriteResult:
     prepare_storage(engine, (row.ts for row in rows))
     with engine.begin() as connection:
         return write_events_in(connection, rows)
+
+
+_RAISE_VERSIONS = """
+INSERT INTO data_versions AS v (name, version)
+SELECT name, 1 FROM unnest(CAST(:names AS text[])) AS name ORDER BY name
+ON CONFLICT (name) DO UPDATE SET version = v.version + 1
+RETURNING name, version
+"""
+
+
+def raise_data_versions_in(connection: Connection, names: Iterable[str]) -> dict[str, int]:
+    """Add one to each named data version (a missing one becomes 1) in the caller's
+    transaction; returns the new values.
+
+    Rows are locked in name order, so concurrent writers cannot deadlock on them; call it as
+    the transaction's last statement, so the lock on a busy row (the global version) is held
+    only for the commit.
+    """
+    wanted = sorted(set(names))
+    if not wanted:
+        return {}
+    rows = connection.execute(text(_RAISE_VERSIONS), {"names": wanted})
+    return {str(name): int(version) for name, version in rows}

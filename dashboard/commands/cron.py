@@ -8,7 +8,7 @@ import redis
 from dashboard.commands.common import Runtime
 from ingest import logs
 from ingest.jobs import QUEUE
-from ingest.schedule import build_scheduler, configured
+from ingest.schedule import build_scheduler, configured, run_scheduler
 
 
 @click.command()
@@ -24,6 +24,6 @@ def cron(runtime: Runtime, list_: bool) -> None:
         return
     connection = redis.Redis.from_url(runtime.settings.redis_url)
     try:
-        build_scheduler(connection, QUEUE, schedule).start()  # type: ignore[no-untyped-call]
+        run_scheduler(build_scheduler(connection, QUEUE, schedule))  # outlives Redis outages
     finally:
         connection.close()

@@ -97,4 +97,4 @@ def test_a_worker_process_stops_on_sigterm_or_command(
     took = time.monotonic() - started
     assert process.returncode == 0, output.decode()
     assert took < BOUND_S
-    assert b"Warm shut down requested" in output or b"shut down" in output.lower(), output
+    assert b"1 jobs (0 failed)" in output, output  # its summary: it did the job, then stopped
