@@ -45,6 +45,7 @@ accesslog = "-"
 def on_starting(server: Any) -> None:
     _install_redaction()
 
+
 # gunicorn 25+ opens a control socket at one fixed path per user ($HOME/.gunicorn/gunicorn.ctl):
 # two gunicorns on one host (web and a benchmark, or two web processes) would take it from each
 # other. Northstar does not use ``gunicornc``.

@@ -44,7 +44,7 @@ from dashboard.components.admin_users import (
 )
 from dashboard.components.steward_look import refusal, when
 from models.admin import users as admin
-from models.admin.links import INVITE_PATH
+from models.admin.links import INVITE_PATH, link_base
 from models.admin.rules import actor_of
 from models.permissions import AccessDenied, Permission
 from models.queries.admin_users import (
@@ -55,7 +55,6 @@ from models.queries.admin_users import (
     role_options,
     unit_options,
 )
-from models.settings import Environment
 
 dash.register_page(  # type: ignore[no-untyped-call]
     __name__,
@@ -181,15 +180,7 @@ def _refused(error: UserFacingError) -> tuple[Any, Any]:
 
 
 def _link_base() -> str:
-    """Where one-time links point: NORTHSTAR_PUBLIC_URL. Only outside production (where the
-    setting is required at start-up) may it be left unset, and then the request's own address
-    is used; production refuses before any link is made, so no token is lost."""
-    settings = current_services().settings
-    if settings.public_url:
-        return settings.public_url.rstrip("/")
-    if settings.env is Environment.PRODUCTION:
-        raise ValueError("NORTHSTAR_PUBLIC_URL is not set, so no link can be made")
-    return request.host_url.rstrip("/")
+    return link_base(current_services().settings, request.host_url)
 
 
 def _link_url(base: str, token: str) -> str:
