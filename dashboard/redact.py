@@ -2,9 +2,10 @@
 
 A one-time link (``/invite/<token>``) carries its secret in the path: whoever reads a log line
 with it could set the account's password. Every place that writes a request's path, request
-line or referrer to a log goes through :func:`redact`: gunicorn's access log
-(``gunicorn.conf.py``), Werkzeug's development-server log (:class:`RedactingFilter`), the
-``access_log`` rows of refused requests and the warning of a refused cross-site post.
+line or referrer to a log goes through :func:`redact`: gunicorn's access and error logs
+(``gunicorn.conf.py``), Werkzeug's development-server log and Flask's "Exception on <path>"
+(:class:`RedactingFilter` on those loggers), the ``access_log`` rows of refused requests and
+the warning of a refused cross-site post.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ REDACTED = "[redacted]"
 _TOKEN_IN_PATH = re.compile(re.escape(INVITE_PATH) + r"[^/?#\s\"']+")
 """The token segment of a one-time link, wherever it appears (path, request line, referrer,
 percent-encoded or not: the segment ends at the next separator)."""
-LOGGERS = ("werkzeug", "gunicorn.access")
-"""Loggers that write request lines: both get :class:`RedactingFilter`."""
+LOGGERS = ("werkzeug", "gunicorn.access", "gunicorn.error")
+"""Loggers that write request lines or paths: each gets :class:`RedactingFilter`."""
 
 
 def redact(text: str) -> str:
@@ -49,9 +50,10 @@ def _clean(value: object) -> object:
     return redact(value) if isinstance(value, str) else value
 
 
-def install() -> None:
-    """Add the filter to the request loggers (once, however often it is called)."""
-    for name in LOGGERS:
+def install(*more: str) -> None:
+    """Add the filter to the request loggers and ``more`` (such as the Flask app's logger),
+    once each, however often it is called."""
+    for name in (*LOGGERS, *more):
         logger = logging.getLogger(name)
         if not any(isinstance(f, RedactingFilter) for f in logger.filters):
             logger.addFilter(RedactingFilter())

@@ -63,7 +63,7 @@ def init_app(server: Flask, settings: Settings, script_hashes: Callable[[], Sequ
             the first response (``Dash.csp_hashes`` once every page is registered).
     """
     configure_cookies(server, settings)
-    redact.install()
+    redact.install(server.logger.name)  # Flask logs "Exception on <path>" there
     if settings.trusted_proxies:
         n = settings.trusted_proxies
         server.wsgi_app = ProxyFix(server.wsgi_app, x_for=n, x_proto=n)  # type: ignore[method-assign]

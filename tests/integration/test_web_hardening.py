@@ -270,6 +270,11 @@ def test_request_logs_and_the_invite_page_never_carry_a_link_token(
         logging.getLogger("werkzeug").info(
             '%s - - "%s" %s', "10.0.0.1", f"GET {path} HTTP/1.1", 200
         )
+        # Flask's own line for an unhandled error, and gunicorn's.
+        console.app.logger.error(f"Exception on {path} [POST]")
+        logging.getLogger("gunicorn.error").error("Error handling request %s", path)
     assert "refused cross-origin POST /invite/[redacted]" in caplog.text
+    assert "Exception on /invite/[redacted] [POST]" in caplog.text
+    assert "Error handling request /invite/[redacted]" in caplog.text
     assert token not in caplog.text
     assert token not in str(rows(console.db, "SELECT * FROM access_log"))
