@@ -284,7 +284,8 @@ class Settings(BaseSettings):
     # Notifications: webhooks and e-mail (ingest/notify, docs/notifications.md).
     public_url: str | None = Field(default=None, validation_alias="NORTHSTAR_PUBLIC_URL")
     """The dashboard's address as users reach it (``https://northstar.example.com``): links in
-    e-mails and webhooks are made absolute with it; unset, they are sent as paths."""
+    e-mails and webhooks are made absolute with it (unset, they are sent as paths), and so are
+    one-time links to set a password. Required in production (``public_url_problem``)."""
     webhook_allowed_hosts: str = Field(
         default="", validation_alias="NORTHSTAR_WEBHOOK_ALLOWED_HOSTS"
     )
