@@ -13,6 +13,7 @@ from typing import Any
 from gunicorn import config as _gunicorn
 from prometheus_client import multiprocess
 
+from dashboard.redact import install as _install_redaction
 from models.settings import get_settings
 
 # gunicorn itself turns $PORT into its default bind (0.0.0.0:$PORT) and $WEB_CONCURRENCY into
@@ -37,6 +38,14 @@ timeout = 30
 # Producers keep their connection open between batches.
 keepalive = 5
 accesslog = "-"
+# The access log never shows a one-time link's token (in the request line or a referrer):
+# dashboard/redact.py filters gunicorn's access logger, installed before any worker starts.
+
+
+def on_starting(server: Any) -> None:
+    _install_redaction()
+
+
 # gunicorn 25+ opens a control socket at one fixed path per user ($HOME/.gunicorn/gunicorn.ctl):
 # two gunicorns on one host (web and a benchmark, or two web processes) would take it from each
 # other. Northstar does not use ``gunicornc``.

@@ -2,7 +2,8 @@
 
 Callback requests (``POST /_dash-update-component``) from signed-in users are checked against
 the registered callbacks before Dash sees them: a malformed or unknown one gets a 400 with the
-reason, never a 500 from inside Dash (docs/security.md, "Callback requests and the callback
+reason (429 once the user's request budget is spent: refused posts spend it too), never a 500
+from inside Dash (docs/security.md, "Callback requests and the callback
 sweep").
 
 The CSP allows only this site: scripts from ``'self'`` plus the hashes of Dash's own inline
@@ -23,6 +24,15 @@ from flask_login import current_user  # type: ignore[import-untyped]
 from werkzeug.exceptions import InternalServerError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from dashboard import redact, request_limits
+from dashboard.auth import ratelimit
+from dashboard.auth.policy import (
+    BUDGET_KEY,
+    ChargeRequest,
+    SignedInUser,
+    record_refusal,
+    throttled_message,
+)
 from models.settings import Environment, Settings
 
 log = logging.getLogger(__name__)
@@ -53,9 +63,12 @@ def init_app(server: Flask, settings: Settings, script_hashes: Callable[[], Sequ
             the first response (``Dash.csp_hashes`` once every page is registered).
     """
     configure_cookies(server, settings)
+    redact.install(server.logger.name)  # Flask logs "Exception on <path>" there
     if settings.trusted_proxies:
         n = settings.trusted_proxies
         server.wsgi_app = ProxyFix(server.wsgi_app, x_for=n, x_proto=n)  # type: ignore[method-assign]
+    # First: an oversized body is refused before anything (the sign-in guard included) runs.
+    request_limits.init_app(server, settings)
     server.before_request(refuse_cross_origin)
     server.before_request(refuse_malformed_callback)
     policy = _LazyPolicy(script_hashes)
@@ -128,7 +141,7 @@ def refuse_cross_origin() -> Response | None:
         return None
     if is_same_origin():
         return None
-    log.warning("refused cross-origin %s %s", request.method, request.path)
+    log.warning("refused cross-origin %s %s", request.method, redact.redact(request.path))
     response = jsonify(error="cross_origin", message="Cross-origin requests are refused.")
     response.status_code = 403
     return response
@@ -176,13 +189,29 @@ def refuse_malformed_callback() -> Response | None:
     if not current_user.is_authenticated:
         return None
     if not request.is_json:
-        return _bad_callback("the body must be JSON (Content-Type: application/json)", 415)
+        return _over_budget() or _bad_callback(
+            "the body must be JSON (Content-Type: application/json)", 415
+        )
     try:
         body = _json_body()
         check_callback_body(body, _callback_map())
     except MalformedCallback as exc:
-        return _bad_callback(str(exc), 400)
+        return _over_budget() or _bad_callback(str(exc), 400)
     return None
+
+
+def _over_budget() -> Response | None:
+    """Spend the user's request budget for a refused callback post, as for any other: a
+    client posting malformed callbacks is throttled (429) like one posting valid ones."""
+    charge: ChargeRequest | None = current_app.extensions.get(BUDGET_KEY)
+    if charge is None or not isinstance(current_user, SignedInUser):
+        return None
+    wait_s = charge(current_user.account.user_id)
+    if wait_s is None:
+        return None
+    message = throttled_message(wait_s)
+    record_refusal(message, 429)
+    return ratelimit.refusal(429, message, wait_s)
 
 
 def _bad_callback(reason: str, status: int) -> Response:

@@ -9,6 +9,7 @@ from collections import Counter
 from enum import StrEnum
 from functools import lru_cache
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from limits import parse_many
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
@@ -59,6 +60,21 @@ def secret_weakness(secret: str | None) -> str | None:
         return f"is shorter than {MIN_SECRET_LENGTH} characters"
     if _estimated_entropy_bits(secret) < MIN_SECRET_BITS:
         return "has too little entropy (generate one with `python -m secrets`-grade randomness)"
+    return None
+
+
+def public_url_problem(url: str | None) -> str | None:
+    """Why ``url`` cannot be the address one-time links are made on, or None when it can.
+
+    Production needs it: without it a link would take its host from the request, which the
+    client chooses (a forged Host header would send a reset link to the attacker's site)."""
+    if not url:
+        return "is not set (links to set a password must not take their host from a request)"
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "must be an absolute http(s) address such as https://northstar.example.com"
+    if parts.query or parts.fragment:
+        return "must not carry a query or fragment"
     return None
 
 
@@ -189,6 +205,11 @@ class Settings(BaseSettings):
     """False turns per-user throttling off (tests that post many callbacks as one user)."""
     trusted_proxies: int = Field(default=0, ge=0, validation_alias="NORTHSTAR_TRUSTED_PROXIES")
     """Reverse proxies in front of the web process whose X-Forwarded-For/-Proto are believed."""
+    web_max_body_bytes: PositiveInt = Field(
+        default=1024 * 1024, validation_alias="NORTHSTAR_WEB_MAX_BODY_BYTES"
+    )
+    """Largest request body of every route but the ingest API (pages, sign-in, ``/invite/``,
+    Dash callbacks): 413 above it, before anything is parsed (docs/security.md)."""
     metrics_token: str | None = Field(default=None, validation_alias="NORTHSTAR_METRICS_TOKEN")
     """Bearer token for ``/metrics`` from other hosts; loopback scrapes need none."""
 
@@ -296,7 +317,8 @@ class Settings(BaseSettings):
     # Notifications: webhooks and e-mail (ingest/notify, docs/notifications.md).
     public_url: str | None = Field(default=None, validation_alias="NORTHSTAR_PUBLIC_URL")
     """The dashboard's address as users reach it (``https://northstar.example.com``): links in
-    e-mails and webhooks are made absolute with it; unset, they are sent as paths."""
+    e-mails and webhooks are made absolute with it (unset, they are sent as paths), and so are
+    one-time links to set a password. Required in production (``public_url_problem``)."""
     webhook_allowed_hosts: str = Field(
         default="", validation_alias="NORTHSTAR_WEBHOOK_ALLOWED_HOSTS"
     )
@@ -363,6 +385,9 @@ class Settings(BaseSettings):
                 raise ValueError(f"NORTHSTAR_SECRET_KEY {problem}; refusing to start in production")
             if self.demo_mode:
                 raise ValueError("NORTHSTAR_DEMO must not be set in production")
+            problem = public_url_problem(self.public_url)
+            if problem:
+                raise ValueError(f"NORTHSTAR_PUBLIC_URL {problem}; refusing to start in production")
         return self
 
     @property

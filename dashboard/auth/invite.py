@@ -128,7 +128,7 @@ def invite_submit(token: str) -> Response:
     except AdminError as exc:
         return _page(link, f"{str(exc)[:1].upper()}{str(exc)[1:]}.", 400)
     body = render_template_string(DONE_PAGE, login=LOGIN_PATH, email=link.email)
-    return Response(body, status=200, mimetype="text/html")
+    return _no_referrer(Response(body, status=200, mimetype="text/html"))
 
 
 def _page(link: OpenLink | None, error: str | None, status: int) -> Response:
@@ -140,7 +140,14 @@ def _page(link: OpenLink | None, error: str | None, status: int) -> Response:
         min_password=MIN_PASSWORD,
         expires=f"{link.expires_at:%Y-%m-%d %H:%M} UTC" if link else "",
     )
-    return Response(body, status=status, mimetype="text/html")
+    return _no_referrer(Response(body, status=status, mimetype="text/html"))
+
+
+def _no_referrer(response: Response) -> Response:
+    # The page's own address holds the token: its style sheets and the sign-in link must not
+    # carry it in a Referer header (which access logs record).
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
 
 
 _HEAD = """<!doctype html>

@@ -56,6 +56,8 @@ LOGOUT_PATH = "/logout"
 WRONG_CREDENTIALS = "Wrong e-mail address or password."
 MAX_EMAIL = 254
 MAX_PASSWORD = 1024
+UNKNOWN_ACCOUNT = "no such account"
+"""What a failed sign-in's ``access_log`` detail says when the e-mail matched no account."""
 
 
 @dataclass(frozen=True)
@@ -145,7 +147,7 @@ def login_submit() -> Response:
         log.exception("sign-in throttle unavailable; refusing sign-in")
         return _page(next_path, "Sign-in is unavailable right now; try again shortly.", 503)
     if not verdict.allowed:
-        _log_attempt(None, Outcome.THROTTLED, email)
+        _log_failure(Outcome.THROTTLED, _account_id(email))
         message = (
             "Too many failed sign-ins for this account or from this address. "
             f"Try again in {max(1, verdict.retry_after_s // 60)} minute(s)."
@@ -153,31 +155,47 @@ def login_submit() -> Response:
         response = _page(next_path, message, 429)
         response.headers["Retry-After"] = str(verdict.retry_after_s)
         return response
-    account = _check_credentials(email, password, state)
+    account, matched_id = _check_credentials(email, password, state)
     if account is None:
         state.throttle.failed(email, address)
-        _log_attempt(None, Outcome.DENIED, email)
+        _log_failure(Outcome.DENIED, matched_id)
         return _page(next_path, WRONG_CREDENTIALS, 401)
     state.throttle.succeeded(email)
     _sign_in(account, state)
     return redirect(next_path, code=303)  # type: ignore[return-value]
 
 
-def _check_credentials(email: str, password: str, state: AuthState) -> Account | None:
-    """The account these credentials open, or None: unknown, wrong or deactivated alike."""
+def _check_credentials(
+    email: str, password: str, state: AuthState
+) -> tuple[Account | None, int | None]:
+    """The account these credentials open (or None: unknown, wrong, invited or deactivated
+    alike), and the id of the account the e-mail matched, if any.
+
+    Constant work: exactly one password hash is checked whatever the account's state, against
+    the dummy hash when the e-mail is unknown or the account has no password yet (invited), so
+    the answer's time tells nothing about the address.
+    """
     services = current_services()
     with Session(services.engine) as db, db.begin():
         user = find_user(db, email) if email else None
-        if user is None:
-            verify_password(state.dummy_hash, password)
-            return None
-        if not verify_password(user.password_hash, password) or not user.is_active:
-            return None
+        stored = user.password_hash if user is not None else None
+        matches = verify_password(stored or state.dummy_hash, password) and stored is not None
+        if user is None or not matches or not user.is_active:
+            return None, user.id if user is not None else None
         now = dt.datetime.fromtimestamp(state.clock(), dt.UTC)
         db.execute(update(User).where(User.id == user.id).values(last_login_at=now))
         user_id = user.id
     with session_connection() as connection:
-        return load_account(connection, user_id)
+        return load_account(connection, user_id), user_id
+
+
+def _account_id(email: str) -> int | None:
+    """The id of the account ``email`` names, if any (no password is checked)."""
+    if not email:
+        return None
+    with Session(current_services().engine) as db:
+        user = find_user(db, email)
+        return user.id if user is not None else None
 
 
 def _sign_in(account: Account, state: AuthState) -> None:
@@ -209,11 +227,15 @@ def _session_id() -> str | None:
     return sessions.session_id(session)
 
 
-def _log_attempt(account: Account | None, outcome: Outcome, email: str) -> None:
-    detail: dict[str, str | None] = {"email": email}
-    if account is not None:
-        detail["session"] = _session_id()
-    _write(account.user_id if account else None, "sign-in", outcome, detail)
+def _log_attempt(account: Account, outcome: Outcome, email: str) -> None:
+    _write(account.user_id, "sign-in", outcome, {"email": email, "session": _session_id()})
+
+
+def _log_failure(outcome: Outcome, matched_id: int | None) -> None:
+    """A refused sign-in: never what was typed (people type passwords into the e-mail box),
+    only the id of the account the e-mail matched, or a marker that it matched none."""
+    detail = {"account": matched_id} if matched_id is not None else {"account": UNKNOWN_ACCOUNT}
+    _write(None, "sign-in", outcome, detail)
 
 
 def _write(

@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session
 
 from dashboard.auth.access_log import AccessEntry, AccessSink
 from dashboard.auth.dbcap import DatabaseBusy, Lease, QuerySlots
+from dashboard.redact import redact
 from ingest.runtime import Services
 from models import db
 from models.enums import Outcome
@@ -289,7 +290,7 @@ def record_refusal(message: str, status: int) -> bool:
     Reads the user flask-login already loaded for this request, never loads it again.
     """
     user = g.get("_login_user")
-    action = f"{request.method} {request.path}"
+    action = f"{request.method} {redact(request.path)}"
     call = None
     if isinstance(user, SignedInUser):
         call = CallContext(principal=user.account.principal, page="http", action=action)

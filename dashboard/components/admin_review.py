@@ -131,10 +131,14 @@ def reviews_table(reviews: Sequence[ReviewSummary], today: dt.date) -> html.Div:
 
 
 def may_decide(item: ReviewItem, review: ReviewSummary, user_id: int | None) -> bool:
-    """The rule of ``models.admin.reviews``: the reviewer decides, except their own grants."""
+    """The rule of ``models.admin.reviews``: the reviewer decides, except their own grants;
+    another admin decides those and the grants of users moved out of the reviewer's scope.
+    (Only grants of users the viewer may manage are listed at all.)"""
     if item.decision is not None or item.user_id == user_id:
         return False
-    return user_id == review.reviewer_id or item.user_id == review.reviewer_id
+    if user_id == review.reviewer_id or item.user_id == review.reviewer_id:
+        return True
+    return not item.reviewer_manages
 
 
 def item_label(item: ReviewItem) -> str:

@@ -137,17 +137,19 @@ def role_form(call: CallContext, /, pick: object) -> tuple[Any, ...]:
     call.rows = 1
     call.detail = {"role": role.key}
     held = call.principal.permissions
-    note = (
-        "Built-in role: read-only. Create a custom role for a different set."
-        if role.builtin
-        else f"Custom role ({role.key}), held by {role.holders} active user(s)."
-    )
+    read_only = role.builtin or role.outside > 0
+    if role.builtin:
+        note = "Built-in role: read-only. Create a custom role for a different set."
+    elif role.outside:
+        note = f"Read-only for you: {admin.outside_message(role.outside)}."
+    else:
+        note = f"Custom role ({role.key}), held by {role.holders} active user(s)."
     return (
         role.name,
         role.description,
-        permission_choices(held, read_only=role.builtin),
+        permission_choices(held, read_only=read_only),
         sorted(p.value for p in role.permissions),
-        role.builtin,
+        read_only,
         note,
     )
 

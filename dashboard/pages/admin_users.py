@@ -44,7 +44,7 @@ from dashboard.components.admin_users import (
 )
 from dashboard.components.steward_look import refusal, when
 from models.admin import users as admin
-from models.admin.links import INVITE_PATH
+from models.admin.links import INVITE_PATH, link_base
 from models.admin.rules import actor_of
 from models.permissions import AccessDenied, Permission
 from models.queries.admin_users import (
@@ -179,11 +179,12 @@ def _refused(error: UserFacingError) -> tuple[Any, Any]:
     return error_view(error), dash.no_update
 
 
-def _link_url(token: str) -> str:
-    """The absolute address of a one-time link: on NORTHSTAR_PUBLIC_URL when it is set, else
-    as this request reached the site."""
-    base = current_services().settings.public_url or request.host_url
-    return f"{base.rstrip('/')}{INVITE_PATH}{token}"
+def _link_base() -> str:
+    return link_base(current_services().settings, request.host_url)
+
+
+def _link_url(base: str, token: str) -> str:
+    return f"{base}{INVITE_PATH}{token}"
 
 
 def _action(action: str, *states: State) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -236,10 +237,11 @@ def reset_password(call: CallContext, n_clicks: object, user: object) -> tuple[A
     call.detail = {"user": user_id}
     now = utc_now()
     ttl = dt.timedelta(seconds=current_services().settings.reset_link_ttl_s)
+    base = _link_base()
     with write_session() as session:
         token = admin.reset_link(session, call.principal, user_id, now, ttl)
     call.rows = 1
-    return link_shown(_link_url(token), "Password-reset", when(now + ttl)), now.isoformat()
+    return link_shown(_link_url(base, token), "Password-reset", when(now + ttl)), now.isoformat()
 
 
 @_action("deactivate")
@@ -306,6 +308,7 @@ def create_account(
     )
     now = utc_now()
     ttl = dt.timedelta(seconds=current_services().settings.invite_link_ttl_s)
+    base = _link_base()
     with write_session() as session:
         created = admin.create_account(session, call.principal, new, now, ttl)
     call.rows = 1
@@ -314,6 +317,6 @@ def create_account(
     if created.invite_token is None:
         shown = html.Div([done(f"Created {new.email.strip()}: they can sign in now."), link])
     else:
-        url = _link_url(created.invite_token)
+        url = _link_url(base, created.invite_token)
         shown = html.Div([link_shown(url, "Invitation", when(now + ttl)), link])
     return shown, now.isoformat(), ""

@@ -19,6 +19,7 @@ from models.accounts import hash_password
 from models.admin.rules import AdminError
 from models.admin.tables import Invitation, LinkPurpose
 from models.audit import Actor, record_change
+from models.settings import Environment, Settings
 from models.users import User
 
 INVITE_PATH = "/invite/"
@@ -29,6 +30,22 @@ MAX_TOKEN = 100
 
 class InvalidLink(ValueError):
     """The link is unknown, used, revoked or expired: one answer for all, so nothing leaks."""
+
+
+def link_base(settings: Settings, request_host_url: str) -> str:
+    """Where one-time links point: ``NORTHSTAR_PUBLIC_URL``, without a trailing slash.
+
+    Only outside production (where the setting is required at start-up) may it be unset;
+    then the address the admin's request reached is used. Production without it refuses
+    (AdminError) rather than take the host from a request, which the client chooses: a forged
+    ``Host`` header would point a reset link at another site. Call it before making the link,
+    so a refusal loses no token.
+    """
+    if settings.public_url:
+        return settings.public_url.rstrip("/")
+    if settings.env is Environment.PRODUCTION:
+        raise AdminError("NORTHSTAR_PUBLIC_URL is not set, so no link can be made")
+    return request_host_url.rstrip("/")
 
 
 def hash_token(token: str) -> str:

@@ -6,6 +6,11 @@ decides each one; a revocation deletes the grant in the same transaction, so it 
 at the user's next request (the session check re-reads permissions and scope every request).
 The reviewer's own grants are decided by another admin: nobody certifies themselves. The
 campaign closes when the last grant is decided.
+
+Scope: an admin starts a campaign only for a reviewer they may manage (whose users are then
+theirs too), sees and decides only campaigns whose reviewer they may manage, and decides a
+grant only of a user they may manage now. A user moved out of the reviewer's scope since the
+start is decided by another admin who manages them, like the reviewer's own grants.
 """
 
 from __future__ import annotations
@@ -28,7 +33,13 @@ from models.queries.principals import load_principal
 from models.users import UserRole, UserScope
 
 QUARTER = re.compile(r"(\d{4})-Q([1-4])")
-NO_REVIEW = "no such access review"
+NO_REVIEW = "no such access review among those of the admins you may manage"
+"""The same answer for an unknown campaign and one whose reviewer is outside the admin's
+scope: no probing."""
+REVIEWER_OUT_OF_SCOPE = (
+    "the reviewer must be an admin you may manage (a campaign shows and decides the grants "
+    "of its reviewer's users)"
+)
 MAX_ITEMS = 500
 """Grants decided in one action, at most."""
 
@@ -85,6 +96,8 @@ def start_review(
     quarter_end(quarter)
     if due_on < now.date():
         raise AdminError("the due date is in the past")
+    if not rules.may_manage(session, principal, reviewer_id):
+        raise AccessDenied(REVIEWER_OUT_OF_SCOPE)
     reviewer = load_principal(session.connection(), reviewer_id)
     if not reviewer.has(Permission.USER_MANAGE):
         raise AdminError("the reviewer must be an active user with user:manage")
@@ -122,12 +135,20 @@ def _grant_exists(session: Session, item: AccessReviewItem) -> bool:
     return bool(session.scalar(query))
 
 
-def _may_decide(principal: Principal, review: AccessReview, item: AccessReviewItem) -> None:
+def _may_decide(
+    session: Session, principal: Principal, review: AccessReview, item: AccessReviewItem
+) -> None:
+    """The reviewer decides the grants of the users they manage, except their own; another
+    admin decides the reviewer's own and those of users moved out of the reviewer's scope.
+    Either way the decider must manage the user now (the user's row is locked)."""
     if item.decision is not None:
         raise AdminError(f"{item.grant_name} of this user is already decided")
     if item.user_id == principal.user_id:
         raise AdminError("your own grants are decided by another admin")
-    if principal.user_id != review.reviewer_id and item.user_id != review.reviewer_id:
+    rules.lock_manageable(session, principal, item.user_id)
+    if principal.user_id == review.reviewer_id or item.user_id == review.reviewer_id:
+        return
+    if rules.manages(session, review.reviewer_id, item.user_id):
         raise AdminError("only the campaign's reviewer decides these grants")
 
 
@@ -174,7 +195,7 @@ def decide(
     actor = rules.require_admin(principal)
     cleaned = rules.note(note)
     review = session.get(AccessReview, review_id, with_for_update=True)
-    if review is None:
+    if review is None or not rules.may_manage(session, principal, review.reviewer_id):
         raise AccessDenied(NO_REVIEW)
     if review.state is ReviewState.CLOSED:
         raise AdminError("this campaign is closed")
@@ -190,7 +211,7 @@ def decide(
     if len(items) != len(wanted):
         raise AdminError("a chosen grant is not part of this campaign")
     for item in items:
-        _may_decide(principal, review, item)
+        _may_decide(session, principal, review, item)
         exists = _grant_exists(session, item)
         if decision is Decision.CERTIFY and not exists:
             raise AdminError(f"{item.grant_name} was removed since the campaign started")

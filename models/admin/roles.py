@@ -17,12 +17,20 @@ from sqlalchemy.orm import Session
 from models.accounts import RoleSpec, upsert_role
 from models.admin import rules
 from models.admin.rules import AdminError
-from models.permissions import Permission, Principal
+from models.permissions import AccessDenied, Permission, Principal
 from models.users import Role
 
 ROLE_KEY = re.compile(r"[a-z][a-z0-9_-]{1,63}")
 MAX_NAME = 100
 MAX_DESCRIPTION = 500
+
+
+def outside_message(count: int) -> str:
+    """Why a role held by users outside the admin's scope cannot be edited by them."""
+    return (
+        f"this role is held by {count} user(s) outside your scope, whose rights an edit would "
+        "change; an admin who may manage every holder edits it (or create a new role)"
+    )
 
 
 def _checked(name: str, description: str, permissions: Collection[Permission]) -> tuple[str, str]:
@@ -69,8 +77,10 @@ def update_role(
 ) -> bool:
     """Edit a custom role's name, description and permissions; returns whether it changed.
 
-    The permissions added or removed must be ones the admin holds, and the admin must keep
-    ``user:manage`` afterwards. Holders get the new set at their next request.
+    The permissions added or removed must be ones the admin holds, every holder of the role
+    (active or deactivated) must be a user the admin may manage (an edit changes the rights of
+    all of them), and the admin must keep ``user:manage`` afterwards. Holders get the new set
+    at their next request.
     """
     actor = rules.require_admin(principal)
     role = session.get(Role, role_id, with_for_update=True)
@@ -79,6 +89,9 @@ def update_role(
     if role.builtin:
         raise AdminError("built-in roles cannot be edited; create a custom role instead")
     name, description = _checked(name, description, permissions)
+    outside = rules.outside_holders(session, principal, role_id)
+    if outside:
+        raise AccessDenied(outside_message(outside))
     current = rules.role_permissions(session, [role_id]).get(role_id, set())
     rules.grantable(principal, set(permissions) ^ current, "this change")
     unchanged = (role.name, role.description) == (name, description)

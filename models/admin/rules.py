@@ -5,6 +5,9 @@
 - An admin grants only org units inside their own scope and roles whose permissions they hold
   themselves, and puts only such permissions in a custom role: nobody hands out more than
   they have.
+- An admin changes nobody's rights indirectly either: a custom role held by anyone the admin
+  may not manage is edited only by an admin who may manage every holder, and an access review
+  campaign is started, read and decided only by an admin who may manage the users it covers.
 - No change may leave the acting admin without ``user:manage`` (deactivating themselves,
   removing their own admin role, editing it away from a role they hold): the console must
   never lock out the person using it.
@@ -50,6 +53,21 @@ _MANAGEABLE_USER = text(
     "  WHERE us.user_id = :user_id AND NOT (o.path <@ ANY(CAST(:scopes AS ltree[])))) "
     "FOR UPDATE"
 )
+_MANAGEABLE_CHECK = text(
+    "SELECT NOT EXISTS (SELECT 1 FROM user_scopes us JOIN org_units o ON o.id = us.org_unit_id "
+    "  WHERE us.user_id = :user_id AND NOT (o.path <@ ANY(CAST(:scopes AS ltree[]))))"
+)
+_OUTSIDE_HOLDERS = text(
+    "SELECT count(*) FROM user_roles ur WHERE ur.role_id = :role_id AND EXISTS ("
+    "  SELECT 1 FROM user_scopes us JOIN org_units o ON o.id = us.org_unit_id "
+    "  WHERE us.user_id = ur.user_id AND NOT (o.path <@ ANY(CAST(:scopes AS ltree[]))))"
+)
+_USER_MANAGES = text(
+    "SELECT NOT EXISTS (SELECT 1 FROM user_scopes us JOIN org_units o ON o.id = us.org_unit_id "
+    "  WHERE us.user_id = :user_id AND NOT EXISTS ("
+    "    SELECT 1 FROM user_scopes ms JOIN org_units mo ON mo.id = ms.org_unit_id "
+    "    WHERE ms.user_id = :manager_id AND o.path <@ mo.path))"
+)
 _UNITS_IN_SCOPE = text(
     "SELECT count(*) FROM org_units WHERE id = ANY(:ids) AND path <@ ANY(CAST(:scopes AS ltree[]))"
 )
@@ -69,6 +87,32 @@ def lock_manageable(session: Session, principal: Principal, user_id: int) -> Non
         raise AccessDenied(NOT_MANAGEABLE)
 
 
+def may_manage(session: Session, principal: Principal, user_id: int) -> bool:
+    """Whether ``principal`` may manage the user (an unknown user counts as manageable: callers
+    look the user up themselves); nothing is locked."""
+    found = session.execute(
+        _MANAGEABLE_CHECK,
+        {"user_id": user_id, **scope_params(principal.scope_paths)},
+    ).scalar_one()
+    return bool(found)
+
+
+def manages(session: Session, manager_id: int, user_id: int) -> bool:
+    """Whether the user ``manager_id``'s scopes (as stored now) cover every scope of
+    ``user_id``: the rule of :func:`lock_manageable`, for someone other than the caller."""
+    return bool(
+        session.execute(_USER_MANAGES, {"user_id": user_id, "manager_id": manager_id}).scalar_one()
+    )
+
+
+def outside_holders(session: Session, principal: Principal, role_id: int) -> int:
+    """How many users hold the role (active or not) whom ``principal`` may not manage."""
+    found = session.execute(
+        _OUTSIDE_HOLDERS, {"role_id": role_id, **scope_params(principal.scope_paths)}
+    ).scalar_one()
+    return int(found)
+
+
 def units_in_scope(session: Session, principal: Principal, unit_ids: Collection[int]) -> None:
     """Refuse unless every unit exists and lies in the principal's scope."""
     if not unit_ids:
@@ -82,11 +126,15 @@ def units_in_scope(session: Session, principal: Principal, unit_ids: Collection[
 
 
 def role_permissions(session: Session, role_ids: Collection[int]) -> dict[int, set[Permission]]:
-    """The permissions of each existing role among ``role_ids`` (unknown ones are missing)."""
+    """The permissions of each existing role among ``role_ids`` (unknown ones are missing);
+    the roles' rows stay share-locked until the transaction ends."""
     rows = session.execute(
         text(
             "SELECT r.id, CAST(rp.permission AS text) FROM roles r "
-            "LEFT JOIN role_permissions rp ON rp.role_id = r.id WHERE r.id = ANY(:ids)"
+            "LEFT JOIN role_permissions rp ON rp.role_id = r.id WHERE r.id = ANY(:ids) "
+            # Shared lock: a role being granted is not edited under the grant's feet (the
+            # edit checks who holds it, models.admin.roles), and the other way round.
+            "FOR SHARE OF r"
         ),
         {"ids": list(role_ids)},
     )

@@ -1,8 +1,11 @@
 """Reads of the access review page: grants unused for a while, campaigns and their grants,
 and who may review.
 
-Every read requires ``user:manage``. Unused grants are listed for the users the admin may
-manage; campaigns are visible to every admin (each names its reviewer and outcome).
+Every read requires ``user:manage`` and is scoped like the writes (``models.admin.rules``):
+unused grants and reviewers are listed among the users the admin may manage; a campaign is
+visible only when its reviewer is one of them (an unknown campaign and another one answer
+alike), and of its grants only those of users the admin may manage now are listed (the
+progress counts cover the whole campaign).
 """
 
 from __future__ import annotations
@@ -65,6 +68,8 @@ class ReviewItem:
     decided_by: str | None
     decided_at: dt.datetime | None
     note: str
+    reviewer_manages: bool = True
+    """Whether the campaign's reviewer manages the user now (else another admin decides)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +124,7 @@ def unused_grants(
     ]
 
 
-_REVIEWS = """
+_REVIEWS = f"""
 SELECT a.id, a.quarter, a.reviewer_id,
        coalesce(nullif(u.display_name, ''), u.email) AS reviewer, a.due_on,
        CAST(a.state AS text) AS state, a.created_at, a.closed_at,
@@ -128,7 +133,7 @@ SELECT a.id, a.quarter, a.reviewer_id,
        count(i.id) FILTER (WHERE i.flagged) AS flagged
 FROM access_reviews a JOIN users u ON u.id = a.reviewer_id
 LEFT JOIN access_review_items i ON i.review_id = a.id
-WHERE (CAST(:review_id AS integer) IS NULL OR a.id = :review_id)
+WHERE (CAST(:review_id AS integer) IS NULL OR a.id = :review_id) AND {MANAGEABLE}
 GROUP BY a.id, u.id
 ORDER BY a.quarter DESC, a.id DESC
 LIMIT :limit
@@ -157,39 +162,47 @@ def list_reviews(
 ) -> list[ReviewSummary]:
     """The most recent campaigns, newest quarter first, with their progress."""
     principal.require(Permission.USER_MANAGE)
-    rows = connection.execute(text(_REVIEWS), {"review_id": None, "limit": limit}).mappings()
+    params = {"review_id": None, "limit": limit, **scope_params(principal.scope_paths)}
+    rows = connection.execute(text(_REVIEWS), params).mappings()
     return [_summary(r) for r in rows]
 
 
 def get_review(connection: Connection, principal: Principal, review_id: int) -> ReviewSummary:
-    """One campaign; AccessDenied when there is none."""
+    """One campaign; AccessDenied when there is none whose reviewer the principal manages."""
     principal.require(Permission.USER_MANAGE)
-    row = (
-        connection.execute(text(_REVIEWS), {"review_id": review_id, "limit": 1}).mappings().first()
-    )
+    params = {"review_id": review_id, "limit": 1, **scope_params(principal.scope_paths)}
+    row = connection.execute(text(_REVIEWS), params).mappings().first()
     if row is None:
         raise AccessDenied(NO_REVIEW)
     return _summary(row)
 
 
-_ITEMS = """
+_ITEMS = f"""
 SELECT i.id, i.user_id, u.email AS user_email,
        coalesce(nullif(u.display_name, ''), u.email) AS user_name,
        CAST(i.kind AS text) AS kind, i.grant_name, i.granted_at, i.last_used_at, i.flagged,
        CAST(i.decision AS text) AS decision,
-       coalesce(nullif(d.display_name, ''), d.email) AS decided_by, i.decided_at, i.note
-FROM access_review_items i JOIN users u ON u.id = i.user_id
+       coalesce(nullif(d.display_name, ''), d.email) AS decided_by, i.decided_at, i.note,
+       NOT EXISTS (
+         SELECT 1 FROM user_scopes s JOIN org_units o ON o.id = s.org_unit_id
+         WHERE s.user_id = i.user_id AND NOT EXISTS (
+           SELECT 1 FROM user_scopes rs JOIN org_units ro ON ro.id = rs.org_unit_id
+           WHERE rs.user_id = a.reviewer_id AND o.path <@ ro.path)) AS reviewer_manages
+FROM access_review_items i JOIN access_reviews a ON a.id = i.review_id
+JOIN users u ON u.id = i.user_id
 LEFT JOIN users d ON d.id = i.decided_by
-WHERE i.review_id = :review_id
+WHERE i.review_id = :review_id AND {MANAGEABLE}
 ORDER BY i.decision NULLS FIRST, i.flagged DESC, lower(u.email), i.kind, i.grant_name, i.id
 LIMIT :limit
 """
 
 
 def review_items(connection: Connection, principal: Principal, review_id: int) -> list[ReviewItem]:
-    """The grants of a campaign: undecided first (flagged ones on top), then decided."""
-    principal.require(Permission.USER_MANAGE)
-    rows = connection.execute(text(_ITEMS), {"review_id": review_id, "limit": MAX_ROWS})
+    """The grants of a campaign of users the principal may manage: undecided first (flagged
+    ones on top), then decided. AccessDenied when the campaign is not visible (get_review)."""
+    get_review(connection, principal, review_id)
+    params = {"review_id": review_id, "limit": MAX_ROWS, **scope_params(principal.scope_paths)}
+    rows = connection.execute(text(_ITEMS), params)
     return [
         ReviewItem(
             id=r["id"],
@@ -205,14 +218,15 @@ def review_items(connection: Connection, principal: Principal, review_id: int) -
             decided_by=r["decided_by"],
             decided_at=r["decided_at"],
             note=r["note"],
+            reviewer_manages=r["reviewer_manages"],
         )
         for r in rows.mappings()
     ]
 
 
-_REVIEWERS = """
+_REVIEWERS = f"""
 SELECT u.id, coalesce(nullif(u.display_name, ''), u.email) AS name, u.email FROM users u
-WHERE u.is_active AND EXISTS (
+WHERE u.is_active AND {MANAGEABLE} AND EXISTS (
   SELECT 1 FROM user_roles ur JOIN role_permissions rp ON rp.role_id = ur.role_id
   WHERE ur.user_id = u.id AND rp.permission = 'user:manage')
 ORDER BY 2, u.id LIMIT :limit
@@ -220,7 +234,9 @@ ORDER BY 2, u.id LIMIT :limit
 
 
 def reviewers(connection: Connection, principal: Principal, limit: int = 200) -> list[Person]:
-    """Who may review: active users holding ``user:manage``, by name."""
+    """Who may review: active users holding ``user:manage`` whom the principal may manage,
+    by name."""
     principal.require(Permission.USER_MANAGE)
-    rows = connection.execute(text(_REVIEWERS), {"limit": limit})
+    params = {"limit": limit, **scope_params(principal.scope_paths)}
+    rows = connection.execute(text(_REVIEWERS), params)
     return [Person(int(i), str(n), str(e)) for i, n, e in rows]

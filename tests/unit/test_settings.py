@@ -36,14 +36,31 @@ def test_production_refuses_a_missing_or_weak_secret_naming_the_variable(
 def test_production_starts_with_a_strong_secret(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NORTHSTAR_ENV", "production")
     monkeypatch.setenv("NORTHSTAR_SECRET_KEY", STRONG_SECRET)
+    monkeypatch.setenv("NORTHSTAR_PUBLIC_URL", "https://northstar.example.com")
     settings = load_settings()
     assert settings.env is Environment.PRODUCTION
     assert settings.secret_key == STRONG_SECRET
 
 
+@pytest.mark.parametrize(
+    "url", [None, "northstar.example.com", "https://", "https://x.example/?a=1"]
+)
+def test_production_refuses_a_missing_or_bad_public_url(
+    monkeypatch: pytest.MonkeyPatch, url: str | None
+) -> None:
+    """Links to set a password must never take their host from a request in production."""
+    monkeypatch.setenv("NORTHSTAR_ENV", "production")
+    monkeypatch.setenv("NORTHSTAR_SECRET_KEY", STRONG_SECRET)
+    if url is not None:
+        monkeypatch.setenv("NORTHSTAR_PUBLIC_URL", url)
+    with pytest.raises(ConfigurationError, match="NORTHSTAR_PUBLIC_URL"):
+        load_settings()
+
+
 def test_production_refuses_demo_mode(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NORTHSTAR_ENV", "production")
     monkeypatch.setenv("NORTHSTAR_SECRET_KEY", STRONG_SECRET)
+    monkeypatch.setenv("NORTHSTAR_PUBLIC_URL", "https://northstar.example.com")
     monkeypatch.setenv("NORTHSTAR_DEMO", "1")
     with pytest.raises(ConfigurationError, match="NORTHSTAR_DEMO"):
         load_settings()
