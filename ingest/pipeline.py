@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 
 import redis
 
-from ingest import metrics, streams, versions
+from ingest import metrics, refresh, streams, versions
 from ingest.decode import Decoded, Parsed, References, build_batch, event_times, parse_entry
 from ingest.runtime import Services
 from models.quarantine_store import QuarantineRow, insert_quarantined
@@ -213,6 +213,9 @@ class _Drain:
         # Judged after the commit: an hour that ended while the batch was written is closed.
         hour = versions.current_hour(dt.datetime.now(dt.UTC))
         versions.bump(self.client, oldest.keys(), {m for m, ts in oldest.items() if ts < hour})
+        if oldest:
+            # TimescaleDB: buckets already materialised show the batch after the refresh job.
+            refresh.trigger_refresh(self.services)
         self._observe(decoded, stored, inserted, committed)
 
     def _observe(
