@@ -47,9 +47,7 @@ def refresh_and_bump(services: Services) -> dict[str, Any]:
     services.redis.delete(QUEUED_FLAG)  # commits from now on schedule the next run
     if services.storage_backend() is not StorageBackend.TIMESCALE:
         return {"backend": StorageBackend.NATIVE.value, "metrics": 0}
-    done = timescale.refresh_pending(
-        services.engine, dt.datetime.now(dt.UTC), services.settings.rollup_1m_retention_days
-    )
+    done = timescale.refresh_pending(services.engine, dt.datetime.now(dt.UTC))
     hour = versions.current_hour(dt.datetime.now(dt.UTC))
     closed = {m for m, ts in done.oldest.items() if ts < hour}
     versions.bump(services.redis, done.oldest.keys(), closed)

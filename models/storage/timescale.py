@@ -31,13 +31,14 @@ CHUNK_INTERVAL = "1 day"
 REFRESH_WINDOW_DAYS = 7
 """The window of the refresh policies migration 0002 created (0009 removed them)."""
 METRIC_VALUES_RETENTION_DAYS = 40
-"""Longer than any refresh window, so a refresh never sees dropped raw values."""
+"""Migration 0002's retention of ``metric_values``; 0009 removed it (every level reads it)."""
 DEFAULT_ROLLUP_1M_RETENTION_DAYS = 35
 """What INSTALL sets; maintenance then applies ``settings.rollup_1m_retention_days``."""
 MIN_ROLLUP_1M_RETENTION_DAYS = 8
-"""Retention of ``rollup_1m`` is never set shorter: late events up to a week old must reach
-the hours (see :func:`refresh_horizon`)."""
+"""Retention of ``rollup_1m`` is never set shorter (minute series of the last week)."""
 COLUMNSTORE_AFTER_DAYS = 7
+LEVELS = (("rollup_1m", "minute"), ("rollup_1h", "hour"), ("rollup_1d", "day"))
+"""Each continuous aggregate and the unit of its buckets, in refresh order."""
 
 _EVENTS = f"""{EVENTS_TABLE}
 """
@@ -89,10 +90,23 @@ def _refresh_policy(name: str, end_offset: str, every: str) -> str:
 
 
 def _caggs(from_values: str) -> tuple[str, ...]:
+    """Migration 0002's hierarchical aggregates: 1h on 1m, 1d on 1h."""
     return (
         _cagg("rollup_1m", "1 minute", from_values, "metric_values", "ts"),
         _cagg("rollup_1h", "1 hour", _FROM_ROLLUP, "rollup_1m", "bucket"),
         _cagg("rollup_1d", "1 day", _FROM_ROLLUP, "rollup_1h", "bucket"),
+    )
+
+
+def _flat_caggs() -> tuple[str, ...]:
+    """Migration 0009's aggregates: every level straight from ``metric_values``.
+
+    Not hierarchical, because an hour recomputed from ``rollup_1m`` after retention dropped its
+    minutes would lose them: with every level on ``metric_values``, which is kept, any bucket
+    can be refreshed at any age, so a late event of any age reaches every rollup.
+    """
+    return tuple(
+        _cagg(name, f"1 {unit}", _FROM_VALUES, "metric_values", "ts") for name, unit in LEVELS
     )
 
 
@@ -137,19 +151,24 @@ _ROLLUP_1M_RETENTION = (
 
 REBUILD: tuple[str, ...] = (
     *_DROP_CAGGS,
-    *_caggs(_FROM_VALUES),
+    *_flat_caggs(),
     _ROLLUP_1M_RETENTION,
+    # metric_values is what every level is refreshed from: kept (columnstore after 7 days).
+    "SELECT remove_retention_policy('metric_values', if_exists => true)",
     # Everything still in metric_values is queued once: the next refresh job materialises it.
     "INSERT INTO rollup_refresh_pending (lo, hi, metric_ids) "
     "SELECT min(ts), max(ts), array_agg(DISTINCT metric_id ORDER BY metric_id) "
     "FROM metric_values HAVING count(*) > 0",
 )
-"""Migration 0009: the aggregates with an overflow-proof ``sum_sq`` and no refresh policies
-(Northstar's refresh job materialises them; see :func:`refresh_pending`). Rebuilding starts
-empty, so hours and days older than ``metric_values`` keeps (40 days) are not carried over."""
+"""Migration 0009: every level on ``metric_values`` (kept from now on), an overflow-proof
+``sum_sq`` and no refresh policies (Northstar's refresh job materialises them; see
+:func:`refresh_pending`). Rebuilding starts empty, so hours and days older than what
+``metric_values`` held (40 days under 0002) are not carried over."""
 
 REBUILD_DOWN: tuple[str, ...] = (
     *_DROP_CAGGS,
+    "SELECT add_retention_policy('metric_values', "
+    f"drop_after => INTERVAL '{METRIC_VALUES_RETENTION_DAYS} days')",
     *_caggs(_FROM_VALUES_0002),
     _refresh_policy("rollup_1m", "1 minute", "1 minute"),
     _refresh_policy("rollup_1h", "1 hour", "5 minutes"),
@@ -230,8 +249,6 @@ def set_rollup_1m_retention(connection: Connection, days: int) -> int:
     return kept
 
 
-LEVELS = (("rollup_1m", "minute"), ("rollup_1h", "hour"), ("rollup_1d", "day"))
-"""Each continuous aggregate and the unit of its buckets, in refresh order."""
 _REFRESH_LOCK = 0x4E535246
 """Advisory lock key: one refresh at a time (concurrent refreshes of a view conflict)."""
 
@@ -244,19 +261,6 @@ def _closed_end(now: dt.datetime, unit: str) -> dt.datetime:
     return utc.replace(hour=0) if unit == "day" else utc
 
 
-def refresh_horizon(now: dt.datetime, rollup_1m_retention_days: int) -> dt.datetime:
-    """The oldest instant a refresh may recompute: one day inside what ``rollup_1m`` and
-    ``metric_values`` still hold. Recomputing an hour whose minutes retention dropped would
-    empty it, so invalidations older than this are left alone (docs/storage.md)."""
-    kept = min(
-        max(rollup_1m_retention_days, MIN_ROLLUP_1M_RETENTION_DAYS), METRIC_VALUES_RETENTION_DAYS
-    )
-    day = now.astimezone(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    return day - dt.timedelta(days=kept - 1)
-
-
-# Clamped at 1970: a view never materialised has its watermark at 4714 BC, which Python
-# cannot hold; no event is older than 1970.
 _WATERMARK = """
 SELECT greatest(_timescaledb_functions.to_timestamp(
     _timescaledb_functions.cagg_watermark(c.mat_hypertable_id)), TIMESTAMPTZ '1970-01-01Z')
@@ -271,37 +275,31 @@ def watermark(connection: Connection, name: str) -> dt.datetime:
     return value
 
 
-def refresh_closed(connection: Connection, now: dt.datetime, horizon: dt.datetime) -> None:
-    """Materialise every closed bucket of each level from ``horizon`` (or the level's watermark,
-    when that is older) to the start of its open bucket, in order; ``connection`` autocommits.
+def refresh_closed(connection: Connection, now: dt.datetime) -> None:
+    """Materialise every closed bucket of each level, up to the start of its open bucket;
+    ``connection`` autocommits.
 
-    TimescaleDB recomputes only the invalidated buckets of the window and those above the
-    watermark, so this is cheap when little changed. Starting at or below the watermark is what
-    keeps history visible: a window starting above it would move the watermark past buckets
-    never materialised, which then read as empty.
+    The window is unbounded below: TimescaleDB recomputes only the invalidated buckets (a late
+    event's, of any age) and those above the watermark, so this is cheap when little changed,
+    and the watermark never moves past buckets that were never materialised (which would then
+    read as empty). The open minute, hour and day stay real-time.
     """
     for name, unit in LEVELS:
-        end = _closed_end(now, unit)
-        start = min(horizon, watermark(connection, name))
-        if end <= start:
-            continue
         connection.execute(
-            text(
-                f"CALL refresh_continuous_aggregate('{name}', "
-                "CAST(:start AS timestamptz), CAST(:end AS timestamptz))"
-            ),
-            {"start": start, "end": end},
+            text(f"CALL refresh_continuous_aggregate('{name}', NULL, CAST(:end AS timestamptz))"),
+            {"end": _closed_end(now, unit)},
         )
 
 
 @dataclass(frozen=True, slots=True)
 class Refreshed:
-    """What a refresh folded in: per metric, the oldest event time of its pending writes."""
+    """What a refresh changed: per metric, the oldest event time of its pending writes that
+    reached below the materialisation (late events); writes above it were visible already."""
 
     oldest: Mapping[int, dt.datetime]
 
 
-def refresh_pending(engine: Engine, now: dt.datetime, rollup_1m_retention_days: int) -> Refreshed:
+def refresh_pending(engine: Engine, now: dt.datetime) -> Refreshed:
     """Fold the queued writes into the materialised rollups, then forget them.
 
     The pending rows are read first and deleted only after the refresh succeeded, so a
@@ -309,7 +307,6 @@ def refresh_pending(engine: Engine, now: dt.datetime, rollup_1m_retention_days: 
     One refresh runs at a time (a session advisory lock). The caller bumps the data versions
     of the metrics returned, after this returns: the rollups have changed by then.
     """
-    horizon = refresh_horizon(now, rollup_1m_retention_days)
     with engine.connect() as connection:
         auto = connection.execution_options(isolation_level="AUTOCOMMIT")
         auto.execute(text("SELECT pg_advisory_lock(:key)"), {"key": _REFRESH_LOCK})
@@ -317,7 +314,10 @@ def refresh_pending(engine: Engine, now: dt.datetime, rollup_1m_retention_days: 
             pending = auto.execute(
                 text("SELECT id, lo, metric_ids FROM rollup_refresh_pending ORDER BY id")
             ).all()
-            refresh_closed(auto, now, horizon)
+            # The finest level's watermark is the highest: a write entirely above it was
+            # answered in real time already, and materialising it changes no answer.
+            materialised = watermark(auto, LEVELS[0][0])
+            refresh_closed(auto, now)
             if pending:
                 auto.execute(
                     text("DELETE FROM rollup_refresh_pending WHERE id = ANY(:ids)"),
@@ -327,6 +327,8 @@ def refresh_pending(engine: Engine, now: dt.datetime, rollup_1m_retention_days: 
             auto.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": _REFRESH_LOCK})
     oldest: dict[int, dt.datetime] = {}
     for _id, lo, metric_ids in pending:
+        if lo >= materialised:
+            continue
         for metric_id in metric_ids:
             oldest[metric_id] = min(lo, oldest.get(metric_id, lo))
     return Refreshed(oldest)

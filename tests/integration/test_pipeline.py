@@ -258,7 +258,8 @@ def test_only_events_before_the_current_hour_move_the_closed_versions(
         assert _closed(services, watched) == [0, 0]
     late = orders(services, [record(1, "late-1", 5, "unit2", {"amount": 1.0})])
     drain_everything(services, [late])
-    assert set(versions.current(services.redis, watched).values()) == {2}
+    # TimescaleDB: the refresh job bumps them again once the late event is materialised.
+    assert all(v >= 2 for v in versions.current(services.redis, watched).values())
     assert all(v >= 1 for v in _closed(services, watched))
     assert _closed(services, [catalog.metric("tickets")]) == [0]
 

@@ -75,7 +75,7 @@ def test_migration_installs_hypertables_continuous_aggregates_and_policies(ts: E
     # No refresh policies: Northstar's refresh job materialises (docs/storage.md).
     assert jobs == {
         "policy_compression": 2,
-        "policy_retention": 2,
+        "policy_retention": 1,  # rollup_1m; metric_values is kept
     }
 
 
@@ -145,7 +145,7 @@ def test_maintenance_applies_each_sources_retention(ts: Engine, settings: Settin
     assert report.deleted_events == {CATALOG.sources["orders"]: 1}  # orders-20
     assert kept == {"orders-1", "tickets-20", "tickets-1"}
     assert (again.dropped, again.deleted_total) == ((), 0)
-    assert retention_jobs == 2  # replaced, never piled up
+    assert retention_jobs == 1  # replaced, never piled up
 
 
 def test_downgrade_removes_the_timescale_objects(ts: Engine) -> None:

@@ -65,7 +65,7 @@ def test_thirty_days_of_history_stay_visible_once_materialised(ts: Engine) -> No
     assert rollup_mismatches(ts) == []
 
 
-@pytest.mark.parametrize("days_old", [3, 10, 32])
+@pytest.mark.parametrize("days_old", [3, 10, 32, 60])
 def test_a_late_event_shows_in_every_rollup_after_the_next_refresh(
     ts: Engine, days_old: int
 ) -> None:

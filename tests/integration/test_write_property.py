@@ -100,7 +100,7 @@ def refresh_if_timescale(engine: Engine) -> None:
     with engine.connect() as connection:
         backend = installed_backend(connection)
     if backend is StorageBackend.TIMESCALE:
-        timescale.refresh_pending(engine, dt.datetime.now(dt.UTC), 35)
+        timescale.refresh_pending(engine, dt.datetime.now(dt.UTC))
 
 
 # --- the property --------------------------------------------------------------------------

@@ -35,7 +35,6 @@ CATALOG = catalog_layout(children=1)
 """What ``make_catalog`` inserts: two org units, sources orders and tickets."""
 MEASURE = {"orders": "amount", "tickets": "minutes"}
 """Per source: the one measure its events here carry."""
-RETENTION_1M = 35
 
 
 def timescale_url() -> str:
@@ -94,7 +93,7 @@ def event(source: str, ts: dt.datetime, event_id: str, value: float | None = 1.0
 
 def refresh(engine: Engine, now: dt.datetime | None = None) -> timescale.Refreshed:
     """What the refresh job does to the database (without Redis)."""
-    return timescale.refresh_pending(engine, now or dt.datetime.now(dt.UTC), RETENTION_1M)
+    return timescale.refresh_pending(engine, now or dt.datetime.now(dt.UTC))
 
 
 # The expectation is computed from ``events`` with date_trunc, not time_bucket: a different
