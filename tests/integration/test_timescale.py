@@ -18,11 +18,12 @@ from models.settings import Settings, StorageBackend
 from models.storage.maintenance import run_maintenance
 from models.writes import WriteResult, write_events
 
-from .factories import all_rollups, migrate_to
+from .factories import all_rollups, make_catalog, migrate_to, scratch_database, storage_setting
 from .timescale_support import (
     CATALOG,
     base_day,
     event,
+    materialised_to,
     refresh,
     rollup_mismatches,
     server,
@@ -161,3 +162,31 @@ def test_downgrade_removes_the_timescale_objects(ts: Engine) -> None:
             ).scalars()
         )
     assert left == set()
+
+
+def test_upgrading_an_install_of_0002_materialises_the_values_it_holds(server: Engine) -> None:
+    with scratch_database(server, "upgrade") as engine:
+        with storage_setting(StorageBackend.TIMESCALE):
+            migrate_to(engine, "0008")
+        make_catalog(engine, children=1)
+        t0 = base_day(20)
+        with engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO metric_values (ts, metric_id, org_unit_id, v) "
+                    "SELECT :t0 + make_interval(hours => h), :m, :u, h "
+                    "FROM generate_series(0, 99) h"
+                ),
+                {"t0": t0, "m": CATALOG.metric("orders"), "u": CATALOG.units[0]},
+            )
+        with storage_setting(StorageBackend.TIMESCALE):
+            migrate_to(engine, "head")
+        refresh(engine)
+
+        with engine.connect() as connection:
+            hours, total = connection.execute(
+                text("SELECT count(*), sum(total) FROM rollup_1h WHERE metric_id = :m"),
+                {"m": CATALOG.metric("orders")},
+            ).one()
+        assert (hours, total) == (100, sum(range(100)))
+        assert materialised_to(engine)["rollup_1h"] > t0 + dt.timedelta(hours=99)
