@@ -33,6 +33,7 @@ from bench.storage_data import (
     live_stamps,
     log,
 )
+from bench.storage_imports import history_loads, summary, timescale_loads
 from bench.storage_reads import time_queries
 from models import migrate
 from models.db import make_engine
@@ -200,6 +201,11 @@ def main() -> None:
     with psycopg.connect(settings.libpq_url, autocommit=True) as raw:
         raw.execute("VACUUM (ANALYZE) rollup_1m, rollup_1h, rollup_1d")
     vacuumed = time_queries(engine, world, end, with_raw=False)
+    # History loads (bench/storage_imports.py): ordered import and random spread, natively
+    # here and on TimescaleDB (refresh included) when NORTHSTAR_TEST_TIMESCALE_URL is set.
+    history_events = total // 5
+    history = summary("", history_loads(engine, settings.libpq_url, history_events, end))
+    on_timescale = timescale_loads(history_events, end)
     copy_s = live_t.copy_s + backfill_t.copy_s
     result = {
         "events": total,
@@ -209,6 +215,9 @@ def main() -> None:
         "write_copy_ratio_live": round(live_t.copy_s / live_t.write_s, 3),
         "write_rows_per_s_backfill": round(backfill_t.rows / backfill_t.write_s),
         "write_copy_ratio_backfill": round(backfill_t.copy_s / backfill_t.write_s, 3),
+        "history_events": history_events,
+        **history,
+        "timescale": on_timescale,
         **queries,
         "after_vacuum": vacuumed,
         "live_events_per_s": LIVE_RATE_PER_S,

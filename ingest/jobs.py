@@ -21,7 +21,7 @@ import sqlalchemy.exc
 from rq import Queue
 from rq.serializers import JSONSerializer
 
-from ingest import metrics, pipeline, streams, versions
+from ingest import metrics, pipeline, refresh, streams, versions
 from ingest.decode import References
 from ingest.drift import evaluate_windows
 from ingest.runtime import Services
@@ -220,3 +220,9 @@ def maintain() -> dict[str, Any]:
     """Cron job: create partitions ahead and apply retention."""
     current = services()
     return asdict(run_maintenance(current.engine, current.settings, dt.datetime.now(dt.UTC)))
+
+
+def refresh_rollups() -> dict[str, Any]:
+    """RQ job (ingest queue, and cron): materialise the TimescaleDB rollups the queued writes
+    touched, then bump their data versions; nothing on the native backend."""
+    return refresh.refresh_and_bump(services())

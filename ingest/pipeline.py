@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass
 import redis
 from sqlalchemy import Connection
 
-from ingest import metrics, outages, streams, versions
+from ingest import metrics, outages, refresh, streams, versions
 from ingest.bounds import EventWindow
 from ingest.decode import Decoded, Parsed, References, build_batch, event_times, parse_entry
 from ingest.isolate import error_text, is_data_error, unwritable_records
@@ -280,6 +280,9 @@ class _Drain:
         if poison:
             self.client.hdel(errors_key(self.key), *poison)
         versions.publish(self.client, raised)  # lost to a crash: the next resync copies it
+        if oldest:
+            # TimescaleDB: buckets already materialised show the batch after the refresh job.
+            refresh.trigger_refresh(self.services)
         self._observe(decoded, stored, inserted, committed)
 
     def _observe(

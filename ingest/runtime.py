@@ -8,7 +8,8 @@ import redis
 from sqlalchemy import Engine
 
 from models.db import make_engine
-from models.settings import Settings
+from models.settings import Settings, StorageBackend
+from models.storage import installed_backend
 
 
 @dataclass
@@ -18,10 +19,18 @@ class Services:
     settings: Settings
     engine: Engine = field(init=False)
     redis: redis.Redis = field(init=False)
+    _backend: StorageBackend | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.engine = make_engine(self.settings)
         self.redis = redis.Redis.from_url(self.settings.redis_url)
+
+    def storage_backend(self) -> StorageBackend:
+        """The installed storage backend, read once (it never changes without a migration)."""
+        if self._backend is None:
+            with self.engine.connect() as connection:
+                self._backend = installed_backend(connection)
+        return self._backend
 
     def close(self) -> None:
         self.engine.dispose()

@@ -107,6 +107,13 @@ SCHEDULE: tuple[Periodic, ...] = (
         why="delete data-quality check results past NORTHSTAR_DQ_RESULTS_RETENTION_DAYS",
     ),
     Periodic(
+        "refresh-rollups",
+        "ingest.jobs.refresh_rollups",
+        every_s=60,
+        timeout_s=600,
+        why="TimescaleDB: materialise closed buckets and queued writes, bump their versions",
+    ),
+    Periodic(
         "maintain",
         "ingest.jobs.maintain",
         every_s=3600,

@@ -23,7 +23,7 @@ from sqlalchemy import (
     Text,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
 from models.base import metadata
 from models.enums import Granularity
@@ -73,6 +73,19 @@ ROLLUPS: dict[Granularity, Table] = {
     Granularity.HOUR: rollup_1h,
     Granularity.DAY: rollup_1d,
 }
+rollup_refresh_pending = Table(
+    "rollup_refresh_pending",
+    metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("lo", DateTime(timezone=True), nullable=False),
+    Column("hi", DateTime(timezone=True), nullable=False),
+    Column("metric_ids", ARRAY(Integer), nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False, server_default=text("now()")),
+)
+"""TimescaleDB backend: the event time range and metrics of each committed write, until a
+refresh has folded them into the materialised rollups (``models.storage.timescale``). The
+native backend never writes it: its rollups change in the write's own transaction."""
+
 BUCKET_WIDTH: dict[Granularity, timedelta] = {
     Granularity.MINUTE: timedelta(minutes=1),
     Granularity.HOUR: timedelta(hours=1),
@@ -97,3 +110,21 @@ data_versions = Table(
 )
 """The durable data versions (``ingest.versions``): raised in the drain's write transaction,
 so they can never lag the data; Redis holds a copy the dashboard's cache keys read."""
+
+
+SQUARE_LIMIT = 1e150
+"""Squares of values at or beyond this magnitude are stored as +Infinity in ``sum_sq``."""
+
+
+def square(value: str) -> str:
+    """SQL for ``value``'s square as a double that never overflows: +Infinity past the limit.
+
+    ``v * v`` raises "value out of range: overflow" for ``|v|`` above about 1.3e154, which
+    would fail the write, every later refresh and every read of that bucket's ``sum_sq``; a
+    variance of such values is meaningless anyway. Below the limit, a sum of squares would need
+    1e8 of them to reach the double's range.
+    """
+    return (
+        f"CASE WHEN abs({value}) < {SQUARE_LIMIT:.0e} THEN {value} * {value} "
+        "ELSE 'Infinity'::double precision END"
+    )

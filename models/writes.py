@@ -15,6 +15,7 @@ import psycopg
 from psycopg.types.json import set_json_dumps
 from sqlalchemy import Connection, Engine, text
 
+from models.facts import square
 from models.settings import StorageBackend
 from models.storage import installed_backend, native, timescale
 
@@ -101,7 +102,7 @@ WITH new AS (
 delta AS MATERIALIZED (
     SELECT date_bin('1 minute', x.ts, {_UTC_ORIGIN}) AS bucket, x.metric_id, x.org_unit_id,
            count(*)::integer AS n, sum(x.v) AS total, min(x.v) AS min_v, max(x.v) AS max_v,
-           sum(x.v * x.v) AS sum_sq, max(x.ts) AS last_ts
+           sum({square("x.v")}) AS sum_sq, max(x.ts) AS last_ts
     FROM (
         -- OFFSET 0 keeps this subquery from being flattened into the aggregate, which would
         -- evaluate the jsonb extraction once per aggregate that reads v (five times).

@@ -17,7 +17,8 @@ from sqlalchemy.orm import Session
 from models import migrate
 from models.db import make_engine
 from models.schema import metadata
-from models.settings import Settings, load_settings
+from models.settings import Settings, StorageBackend, load_settings
+from models.storage import installed_backend, timescale
 
 _KEEP = {"storage_meta", "alembic_version"}
 
@@ -53,9 +54,15 @@ def engine(settings: Settings) -> Iterator[Engine]:
 
 
 def truncate_all(engine: Engine) -> None:
-    """Empty every table Northstar owns (partitions included) and restart identities."""
+    """Empty every table Northstar owns (partitions included) and restart identities.
+
+    On TimescaleDB that includes ``metric_values``, which the continuous aggregates read in
+    real time: left full, every earlier test's values would stay in the rollups.
+    """
     tables = [t.name for t in metadata.sorted_tables if t.name not in _KEEP]
     with engine.begin() as connection:
+        if installed_backend(connection) is StorageBackend.TIMESCALE:
+            tables += timescale.FEED_TABLES
         connection.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
 
 

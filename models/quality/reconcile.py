@@ -18,7 +18,7 @@ from sqlalchemy import Connection, RowMapping, text
 from sqlalchemy.dialects.postgresql import insert
 
 from models.enums import Granularity
-from models.facts import BUCKET_WIDTH, ROLLUPS
+from models.facts import BUCKET_WIDTH, ROLLUPS, square
 from models.quality.tables import DqWatermark
 from models.quality.windows import Window
 
@@ -30,9 +30,10 @@ _UTC_ORIGIN = "TIMESTAMPTZ '2000-01-01 00:00:00+00'"
 
 
 def _close(a: str, b: str) -> str:
+    # Equal first: two infinite sums of squares (models.facts.square) differ by NaN.
     return (
-        f"abs(a.{a} - b.{b}) <= {ABS_TOLERANCE} + {REL_TOLERANCE} * "
-        f"greatest(abs(a.{a}), abs(b.{b}))"
+        f"(a.{a} = b.{b} OR abs(a.{a} - b.{b}) <= {ABS_TOLERANCE} + {REL_TOLERANCE} * "
+        f"greatest(abs(a.{a}), abs(b.{b})))"
     )
 
 
@@ -42,7 +43,7 @@ def _statement(table: str) -> str:
 WITH recomputed AS (
     SELECT date_bin(CAST(:width AS interval), x.ts, {_UTC_ORIGIN}) AS bucket, x.metric_id,
            x.org_unit_id, count(*) AS n, sum(x.v) AS total, min(x.v) AS min_v,
-           max(x.v) AS max_v, sum(x.v * x.v) AS sum_sq, max(x.ts) AS last_ts
+           max(x.v) AS max_v, sum({square("x.v")}) AS sum_sq, max(x.ts) AS last_ts
     FROM (
         SELECT e.ts, m.id AS metric_id, e.org_unit_id,
                CASE WHEN m.measure IS NULL THEN 1.0

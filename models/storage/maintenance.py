@@ -163,7 +163,6 @@ def _maintain_timescale(engine: Engine, settings: Settings, now: dt.datetime) ->
         delete_before = {s: c for s, c in cutoffs.items() if c > oldest_kept}
     with engine.begin() as connection:
         timescale.set_rollup_1m_retention(connection, settings.rollup_1m_retention_days)
-    timescale.refresh_late_data(engine, settings.rollup_1m_retention_days)
     return MaintenanceReport(
         backend=StorageBackend.TIMESCALE,
         dropped=tuple(dropped),

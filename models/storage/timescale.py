@@ -8,31 +8,37 @@ aggregate over it, ``rollup_1h`` and ``rollup_1d`` are hierarchical ones on top,
 columns of ``models.facts``. Buckets are UTC: ``time_bucket`` on ``timestamptz`` without a
 time zone argument cuts in UTC.
 
-``INSTALL`` runs inside the migration's transaction, which is why every continuous aggregate is
-created ``WITH NO DATA`` (``WITH DATA`` refuses to run in a transaction block): the install
-starts on empty tables, and the refresh policies fill them.
+``INSTALL`` (migration 0002) and ``REBUILD`` (0009) run inside the migration's transaction,
+which is why every continuous aggregate is created ``WITH NO DATA`` (``WITH DATA`` refuses to
+run in a transaction block). Nothing relies on TimescaleDB's job scheduler for freshness: each
+write queues its range in ``rollup_refresh_pending`` and Northstar's refresh job
+(``ingest.jobs.refresh_rollups``) materialises the closed buckets with
+:func:`refresh_pending`, then bumps the data versions.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine, text
 
+from models.facts import square
 from models.storage.native import EVENTS_TABLE
 
 CHUNK_INTERVAL = "1 day"
 REFRESH_WINDOW_DAYS = 7
-"""Refresh policies re-materialise this many recent days; ``refresh_late_data`` goes further."""
-LATE_DATA_DAYS = 30
-"""How far back maintenance folds late events into the materialised rollups."""
+"""The window of the refresh policies migration 0002 created (0009 removed them)."""
 METRIC_VALUES_RETENTION_DAYS = 40
-"""Longer than any refresh window, so a refresh never sees dropped raw values."""
+"""Migration 0002's retention of ``metric_values``; 0009 removed it (every level reads it)."""
 DEFAULT_ROLLUP_1M_RETENTION_DAYS = 35
 """What INSTALL sets; maintenance then applies ``settings.rollup_1m_retention_days``."""
-MIN_ROLLUP_1M_RETENTION_DAYS = REFRESH_WINDOW_DAYS + 1
-"""Shorter would let the hourly refresh re-read minutes that retention already dropped."""
+MIN_ROLLUP_1M_RETENTION_DAYS = 8
+"""Retention of ``rollup_1m`` is never set shorter (minute series of the last week)."""
 COLUMNSTORE_AFTER_DAYS = 7
+LEVELS = (("rollup_1m", "minute"), ("rollup_1h", "hour"), ("rollup_1d", "day"))
+"""Each continuous aggregate and the unit of its buckets, in refresh order."""
 
 _EVENTS = f"""{EVENTS_TABLE}
 """
@@ -59,9 +65,14 @@ def _cagg(name: str, width: str, select: str, source: str, time_column: str) -> 
     """
 
 
-_FROM_VALUES = (
+# As migration 0002 created them; 0009 replaced them with the ``_FROM_VALUES`` below.
+_FROM_VALUES_0002 = (
     "count(*) AS n, sum(v) AS total, min(v) AS min_v, max(v) AS max_v, "
     "sum(v * v) AS sum_sq, max(ts) AS last_ts"
+)
+_FROM_VALUES = (
+    "count(*) AS n, sum(v) AS total, min(v) AS min_v, max(v) AS max_v, "
+    f"sum({square('v')}) AS sum_sq, max(ts) AS last_ts"
 )
 # Hierarchical: counts and sums add up, extremes take the extreme, last_ts the latest.
 _FROM_ROLLUP = (
@@ -75,6 +86,27 @@ def _refresh_policy(name: str, end_offset: str, every: str) -> str:
         f"SELECT add_continuous_aggregate_policy('{name}', "
         f"start_offset => INTERVAL '{REFRESH_WINDOW_DAYS} days', "
         f"end_offset => INTERVAL '{end_offset}', schedule_interval => INTERVAL '{every}')"
+    )
+
+
+def _caggs(from_values: str) -> tuple[str, ...]:
+    """Migration 0002's hierarchical aggregates: 1h on 1m, 1d on 1h."""
+    return (
+        _cagg("rollup_1m", "1 minute", from_values, "metric_values", "ts"),
+        _cagg("rollup_1h", "1 hour", _FROM_ROLLUP, "rollup_1m", "bucket"),
+        _cagg("rollup_1d", "1 day", _FROM_ROLLUP, "rollup_1h", "bucket"),
+    )
+
+
+def _flat_caggs() -> tuple[str, ...]:
+    """Migration 0009's aggregates: every level straight from ``metric_values``.
+
+    Not hierarchical, because an hour recomputed from ``rollup_1m`` after retention dropped its
+    minutes would lose them: with every level on ``metric_values``, which is kept, any bucket
+    can be refreshed at any age, so a late event of any age reaches every rollup.
+    """
+    return tuple(
+        _cagg(name, f"1 {unit}", _FROM_VALUES, "metric_values", "ts") for name, unit in LEVELS
     )
 
 
@@ -95,9 +127,7 @@ INSTALL: tuple[str, ...] = (
     f"CALL add_columnstore_policy('events', after => INTERVAL '{COLUMNSTORE_AFTER_DAYS} days')",
     "CALL add_columnstore_policy('metric_values', "
     f"after => INTERVAL '{COLUMNSTORE_AFTER_DAYS} days')",
-    _cagg("rollup_1m", "1 minute", _FROM_VALUES, "metric_values", "ts"),
-    _cagg("rollup_1h", "1 hour", _FROM_ROLLUP, "rollup_1m", "bucket"),
-    _cagg("rollup_1d", "1 day", _FROM_ROLLUP, "rollup_1h", "bucket"),
+    *_caggs(_FROM_VALUES_0002),
     _refresh_policy("rollup_1m", "1 minute", "1 minute"),
     _refresh_policy("rollup_1h", "1 hour", "5 minutes"),
     _refresh_policy("rollup_1d", "1 day", "1 hour"),
@@ -108,6 +138,46 @@ INSTALL: tuple[str, ...] = (
     # Raw events have no retention policy: their retention is per source and changes with the
     # sources table, so maintenance applies it (see models.storage.maintenance).
 )
+
+_DROP_CAGGS = (
+    "DROP MATERIALIZED VIEW IF EXISTS rollup_1d",
+    "DROP MATERIALIZED VIEW IF EXISTS rollup_1h",
+    "DROP MATERIALIZED VIEW IF EXISTS rollup_1m",
+)
+_ROLLUP_1M_RETENTION = (
+    "SELECT add_retention_policy('rollup_1m', "
+    f"drop_after => INTERVAL '{DEFAULT_ROLLUP_1M_RETENTION_DAYS} days')"
+)
+
+REBUILD: tuple[str, ...] = (
+    *_DROP_CAGGS,
+    *_flat_caggs(),
+    _ROLLUP_1M_RETENTION,
+    # metric_values is what every level is refreshed from: kept (columnstore after 7 days).
+    "SELECT remove_retention_policy('metric_values', if_exists => true)",
+    # Everything still in metric_values is queued once: the next refresh job materialises it.
+    "INSERT INTO rollup_refresh_pending (lo, hi, metric_ids) "
+    "SELECT min(ts), max(ts), array_agg(DISTINCT metric_id ORDER BY metric_id) "
+    "FROM metric_values HAVING count(*) > 0",
+)
+"""Migration 0009: every level on ``metric_values`` (kept from now on), an overflow-proof
+``sum_sq`` and no refresh policies (Northstar's refresh job materialises them; see
+:func:`refresh_pending`). Rebuilding starts empty, so hours and days older than what
+``metric_values`` held (40 days under 0002) are not carried over."""
+
+REBUILD_DOWN: tuple[str, ...] = (
+    *_DROP_CAGGS,
+    "SELECT add_retention_policy('metric_values', "
+    f"drop_after => INTERVAL '{METRIC_VALUES_RETENTION_DAYS} days')",
+    *_caggs(_FROM_VALUES_0002),
+    _refresh_policy("rollup_1m", "1 minute", "1 minute"),
+    _refresh_policy("rollup_1h", "1 hour", "5 minutes"),
+    _refresh_policy("rollup_1d", "1 day", "1 hour"),
+    _ROLLUP_1M_RETENTION,
+)
+
+FEED_TABLES = ["metric_values"]
+"""Tables only this backend has (outside ``models.facts``), which tests empty too."""
 
 # Dropping a continuous aggregate or hypertable removes its policies and chunks with it. The
 # extension stays: it may have been there before us, and other databases may rely on it.
@@ -121,7 +191,9 @@ UNINSTALL: tuple[str, ...] = (
 
 # Run after the batch was COPYed into ``staging_events``. Only rows that were new come back
 # from the insert, so only they reach metric_values: a retried event is never counted twice.
-# The continuous aggregates pick the values up (real-time until materialised).
+# The continuous aggregates read the values in real time above their watermark; the range and
+# metrics of the write are queued in rollup_refresh_pending for the refresh job, which folds
+# them into the materialised buckets below it (see :func:`refresh_pending`).
 WRITE = """
 WITH new AS (
     INSERT INTO events (ts, source_id, event_id, org_unit_id, measures, dims, attrs)
@@ -137,14 +209,17 @@ vals AS (
     FROM new
     JOIN metrics m ON m.source_id = new.source_id
      AND (m.measure IS NULL OR new.measures ? m.measure)
-    RETURNING metric_id
+    RETURNING ts, metric_id
+),
+touched AS (
+    INSERT INTO rollup_refresh_pending (lo, hi, metric_ids)
+    SELECT min(ts), max(ts), array_agg(DISTINCT metric_id ORDER BY metric_id) FROM vals
+    HAVING count(*) > 0
+    RETURNING metric_ids
 )
 SELECT (SELECT count(*) FROM new),
-       ARRAY(SELECT DISTINCT metric_id FROM vals)
+       coalesce((SELECT metric_ids FROM touched), '{}'::integer[])
 """
-
-CONTINUOUS_AGGREGATES = ("rollup_1m", "rollup_1h", "rollup_1d")
-"""In refresh order: each level is refreshed from the one before it."""
 
 
 def drop_expired_event_chunks(connection: Connection, older_than: dt.datetime) -> list[str]:
@@ -174,32 +249,86 @@ def set_rollup_1m_retention(connection: Connection, days: int) -> int:
     return kept
 
 
-def refresh(engine: Engine, start: dt.datetime | None, end: dt.datetime | None) -> None:
-    """Materialise every continuous aggregate over [start, end) (None: unbounded), in order.
+_REFRESH_LOCK = 0x4E535246
+"""Advisory lock key: one refresh at a time (concurrent refreshes of a view conflict)."""
 
-    A refresh cannot run in a transaction block, so this uses an autocommit connection. Only
-    the invalidated parts of the window are recomputed, so a wide window is cheap.
+
+def _closed_end(now: dt.datetime, unit: str) -> dt.datetime:
+    """The start of ``now``'s open bucket: refreshes stop there, the open bucket stays live."""
+    utc = now.astimezone(dt.UTC).replace(second=0, microsecond=0)
+    if unit != "minute":
+        utc = utc.replace(minute=0)
+    return utc.replace(hour=0) if unit == "day" else utc
+
+
+_WATERMARK = """
+SELECT greatest(_timescaledb_functions.to_timestamp(
+    _timescaledb_functions.cagg_watermark(c.mat_hypertable_id)), TIMESTAMPTZ '1970-01-01Z')
+FROM _timescaledb_catalog.continuous_agg c
+WHERE c.user_view_schema = current_schema() AND c.user_view_name = :name
+"""
+
+
+def watermark(connection: Connection, name: str) -> dt.datetime:
+    """Where ``name``'s materialisation ends: below it reads are served from it."""
+    value: dt.datetime = connection.execute(text(_WATERMARK), {"name": name}).scalar_one()
+    return value
+
+
+def refresh_closed(connection: Connection, now: dt.datetime) -> None:
+    """Materialise every closed bucket of each level, up to the start of its open bucket;
+    ``connection`` autocommits.
+
+    The window is unbounded below: TimescaleDB recomputes only the invalidated buckets (a late
+    event's, of any age) and those above the watermark, so this is cheap when little changed,
+    and the watermark never moves past buckets that were never materialised (which would then
+    read as empty). The open minute, hour and day stay real-time.
+    """
+    for name, unit in LEVELS:
+        connection.execute(
+            text(f"CALL refresh_continuous_aggregate('{name}', NULL, CAST(:end AS timestamptz))"),
+            {"end": _closed_end(now, unit)},
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Refreshed:
+    """What a refresh changed: per metric, the oldest event time of its pending writes that
+    reached below the materialisation (late events); writes above it were visible already."""
+
+    oldest: Mapping[int, dt.datetime]
+
+
+def refresh_pending(engine: Engine, now: dt.datetime) -> Refreshed:
+    """Fold the queued writes into the materialised rollups, then forget them.
+
+    The pending rows are read first and deleted only after the refresh succeeded, so a
+    failed refresh leaves them for the next run; a write committed meanwhile keeps its row.
+    One refresh runs at a time (a session advisory lock). The caller bumps the data versions
+    of the metrics returned, after this returns: the rollups have changed by then.
     """
     with engine.connect() as connection:
-        autocommit = connection.execution_options(isolation_level="AUTOCOMMIT")
-        for name in CONTINUOUS_AGGREGATES:
-            autocommit.execute(
-                # Typed casts: the procedure takes "any", which cannot type a bare NULL.
-                text(
-                    f"CALL refresh_continuous_aggregate('{name}', "
-                    "CAST(:start AS timestamptz), CAST(:end AS timestamptz))"
-                ),
-                {"start": start, "end": end},
-            )
-
-
-def refresh_late_data(engine: Engine, rollup_1m_retention_days: int) -> None:
-    """Fold events that arrived after the refresh policies' window into the rollups.
-
-    The window stays inside what ``metric_values`` and ``rollup_1m`` still hold: refreshing
-    a range whose source rows were dropped would empty the rollups there.
-    """
-    kept = max(rollup_1m_retention_days, MIN_ROLLUP_1M_RETENTION_DAYS)
-    days = min(LATE_DATA_DAYS, kept - 1, METRIC_VALUES_RETENTION_DAYS - 1)
-    start = dt.datetime.now(dt.UTC) - dt.timedelta(days=days)
-    refresh(engine, start, None)
+        auto = connection.execution_options(isolation_level="AUTOCOMMIT")
+        auto.execute(text("SELECT pg_advisory_lock(:key)"), {"key": _REFRESH_LOCK})
+        try:
+            pending = auto.execute(
+                text("SELECT id, lo, metric_ids FROM rollup_refresh_pending ORDER BY id")
+            ).all()
+            # The finest level's watermark is the highest: a write entirely above it was
+            # answered in real time already, and materialising it changes no answer.
+            materialised = watermark(auto, LEVELS[0][0])
+            refresh_closed(auto, now)
+            if pending:
+                auto.execute(
+                    text("DELETE FROM rollup_refresh_pending WHERE id = ANY(:ids)"),
+                    {"ids": [row.id for row in pending]},
+                )
+        finally:
+            auto.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": _REFRESH_LOCK})
+    oldest: dict[int, dt.datetime] = {}
+    for _id, lo, metric_ids in pending:
+        if lo >= materialised:
+            continue
+        for metric_id in metric_ids:
+            oldest[metric_id] = min(lo, oldest.get(metric_id, lo))
+    return Refreshed(oldest)

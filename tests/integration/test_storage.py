@@ -275,3 +275,21 @@ def test_no_partition_is_made_outside_the_allowed_days(db: Engine) -> None:
     with db.connect() as connection:
         # Refused before anything was created, the allowed day included.
         assert len(native.missing_partitions(connection, days)) == 4
+
+
+def test_a_value_whose_square_overflows_is_stored_with_an_infinite_sum_of_squares(
+    db: Engine,
+) -> None:
+    make_catalog(db)
+    amount = CATALOG.metric("orders", "amount")
+    rows = [
+        EventRow(at(0, h), CATALOG.sources["orders"], f"o{h}", UNIT, {"amount": v})
+        for h, v in ((1, 1e200), (3, 3.0), (2, 1.0))
+    ]
+    write_events(db, rows)
+
+    by_table = {table: rollups(db, table) for table in ("rollup_1m", "rollup_1h", "rollup_1d")}
+    day_row = by_table["rollup_1d"][(at(0, 0), amount, UNIT)]
+    assert (day_row.n, day_row.total) == (3, 1e200 + 4.0)
+    assert day_row.sum_sq == float("inf")
+    assert by_table["rollup_1h"][(at(0, 2), amount, UNIT)].sum_sq == 1.0

@@ -18,6 +18,7 @@ DOCUMENTED_EVERY_S = {
     "requeue-notifications": 15,
     "evaluate-alerts": 30,
     "prune-quality-results": 3600,
+    "refresh-rollups": 60,
     "maintain": 3600,
 }
 
