@@ -145,8 +145,10 @@ def _page(link: OpenLink | None, error: str | None, status: int) -> Response:
 
 def _no_referrer(response: Response) -> Response:
     # The page's own address holds the token: its style sheets and the sign-in link must not
-    # carry it in a Referer header (which access logs record).
-    response.headers["Referrer-Policy"] = "no-referrer"
+    # carry it in a Referer header (which access logs record). ``strict-origin`` sends the
+    # origin alone; not ``no-referrer``, under which Chromium posts the form with
+    # ``Origin: null`` and the same-origin check refuses the invitee's own password.
+    response.headers["Referrer-Policy"] = "strict-origin"
     return response
 
 

@@ -143,6 +143,9 @@ def click_bar(browser: Browser, unit_key: str) -> None:
     )
     assert index >= 0, f"no bar for {unit_key}"
     bar = browser.find_all("#kpi-breakdown-graph .barlayer .point")[index]
+    # Scrolled to the middle of the window first, as a user would: a bar at the page's lower
+    # edge (where the data's order puts it at some hours) took no click.
+    browser.driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", bar)
     ActionChains(browser.driver).move_to_element(bar).pause(0.3).click().perform()
 
 
