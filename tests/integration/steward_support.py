@@ -126,7 +126,10 @@ class Caller:
         self.specs = dependencies(client) if specs is None else specs
 
     def spec(self, output_id: str) -> dict[str, Any]:
-        found = [s for s in self.specs if f"{output_id}." in s["output"]]
+        # The same callback may be listed more than once: Dash keeps the callbacks of every app
+        # built in this process (tests build many); copies with one output are one callback.
+        by_output = {s["output"]: s for s in self.specs if f"{output_id}." in s["output"]}
+        found = list(by_output.values())
         assert len(found) == 1, (output_id, [s["output"] for s in found])
         return found[0]
 
