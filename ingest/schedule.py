@@ -158,7 +158,8 @@ class _JsonCronJob(CronJob):
             pipeline.expire(self.job_history_key, DEFAULT_CRON_JOB_HISTORY_TTL)
             cron_job_registry.add(self.name, pipeline, enqueue_timestamp=stamp)
             pipeline.execute()
-        logging.getLogger(__name__).info("enqueued %s on %s", self.name, self.queue_name)
+        # Every 5 s for the sweep: detail, not news (docs/processes.md, Logs).
+        logging.getLogger(__name__).debug("enqueued %s on %s", self.name, self.queue_name)
         return job
 
 
