@@ -352,19 +352,15 @@ def _poisoned_rejections(item: Parsed, reason: str) -> QuarantineRow:
         raw = streams.encode_rejections(item.rejections or ()).hex()
     except (TypeError, ValueError, OverflowError):
         raw = escaped_json(repr(item.rejections))
-    return QuarantineRow(
-        source_id=None,
-        source_key=UNKNOWN_SOURCE,
-        contract_version=None,
-        batch_id=batch_uuid(f"{item.stream}:{item.entry_id.decode()}"),
-        record_index=0,
-        rule="poison",
-        reason=f"rejections of {reason}"[:1000],
-        raw=raw,
-    )
+    return _whole_entry(item, "poison", f"rejections of {reason}", raw)
 
 
 def _undecodable(item: Parsed) -> QuarantineRow:
+    reason = f"stream entry {item.entry_id.decode()} did not decode: {item.error}"
+    return _whole_entry(item, "undecodable", reason, item.raw.hex())
+
+
+def _whole_entry(item: Parsed, rule: str, reason: str, raw: str) -> QuarantineRow:
     # Keyed by the stream entry id, so a second drain of the same entry adds nothing.
     return QuarantineRow(
         source_id=None,
@@ -372,7 +368,7 @@ def _undecodable(item: Parsed) -> QuarantineRow:
         contract_version=None,
         batch_id=batch_uuid(f"{item.stream}:{item.entry_id.decode()}"),
         record_index=0,
-        rule="undecodable",
-        reason=f"stream entry {item.entry_id.decode()} did not decode: {item.error}"[:1000],
-        raw=item.raw.hex(),
+        rule=rule,
+        reason=reason[:1000],
+        raw=raw,
     )

@@ -121,6 +121,21 @@ def rows(db: Engine, sql: str, params: dict[str, Any] | None = None) -> list[dic
         return [dict(r._mapping) for r in connection.execute(text(sql), params or {})]
 
 
+def role_id(db: Engine, key: str) -> int:
+    (found,) = rows(db, "SELECT id FROM roles WHERE key = :k", {"k": key})
+    return int(found["id"])
+
+
+def permissions_of(db: Engine, key: str) -> list[str]:
+    found = rows(
+        db,
+        "SELECT CAST(rp.permission AS text) AS p FROM role_permissions rp "
+        "JOIN roles r ON r.id = rp.role_id WHERE r.key = :k ORDER BY 1",
+        {"k": key},
+    )
+    return [r["p"] for r in found]
+
+
 def audits(db: Engine, action: str) -> list[dict[str, Any]]:
     return rows(
         db,

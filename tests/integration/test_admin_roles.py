@@ -11,7 +11,16 @@ from sqlalchemy import Engine, text
 
 from models.permissions import ROLE_PERMISSIONS, Permission
 
-from .admin_support import Console, answer_text, audits, console, grants, rows, snapshot
+from .admin_support import (
+    Console,
+    answer_text,
+    audits,
+    console,
+    grants,
+    permissions_of,
+    role_id,
+    snapshot,
+)
 from .auth_support import page_request
 from .steward_support import Caller, texts
 
@@ -53,21 +62,6 @@ def find(node: Any, component_id: str) -> Any:
         if found is not None:
             return found
     return None
-
-
-def role_id(db: Engine, key: str) -> int:
-    (found,) = rows(db, "SELECT id FROM roles WHERE key = :k", {"k": key})
-    return int(found["id"])
-
-
-def permissions_of(db: Engine, key: str) -> list[str]:
-    found = rows(
-        db,
-        "SELECT CAST(rp.permission AS text) AS p FROM role_permissions rp "
-        "JOIN roles r ON r.id = rp.role_id WHERE r.key = :k ORDER BY 1",
-        {"k": key},
-    )
-    return [r["p"] for r in found]
 
 
 def test_the_matrix_shows_every_roles_permission_set(console: Console) -> None:

@@ -15,7 +15,16 @@ from sqlalchemy import Engine, text
 
 from models.admin.reviews import quarter_of
 
-from .admin_support import Console, answer_text, console, grants, rows, snapshot
+from .admin_support import (
+    Console,
+    answer_text,
+    console,
+    grants,
+    permissions_of,
+    role_id,
+    rows,
+    snapshot,
+)
 from .steward_support import Caller, prop
 
 __all__ = ["console"]  # fixture
@@ -41,21 +50,6 @@ def give_role(db: Engine, user_id: int, role_key: str) -> None:
             ),
             {"u": user_id, "k": role_key},
         )
-
-
-def role_id(db: Engine, key: str) -> int:
-    (found,) = rows(db, "SELECT id FROM roles WHERE key = :k", {"k": key})
-    return int(found["id"])
-
-
-def permissions_of(db: Engine, key: str) -> list[str]:
-    found = rows(
-        db,
-        "SELECT CAST(rp.permission AS text) AS p FROM role_permissions rp "
-        "JOIN roles r ON r.id = rp.role_id WHERE r.key = :k ORDER BY 1",
-        {"k": key},
-    )
-    return [r["p"] for r in found]
 
 
 def save_role(caller: Caller, role: int, name: str, permissions: list[str]) -> str:
