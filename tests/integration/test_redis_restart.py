@@ -9,6 +9,7 @@ once per process, not at every retry.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import signal
 import subprocess
@@ -24,7 +25,7 @@ from sqlalchemy import Engine
 from ingest import streams
 from models.settings import Settings
 
-from .drain_support import catalog, publish_records, record, stored_identities
+from .drain_support import BASE, catalog, publish_records, record, stored_identities
 from .factories import Catalog
 from .outage_support import PrivateRedis
 
@@ -50,6 +51,7 @@ def start(command: str, settings: Settings, redis_url: str, log: Path) -> subpro
         "DATABASE_URL": settings.database_url,
         "REDIS_URL": redis_url,
         "NORTHSTAR_INGEST_CLAIM_IDLE_MS": "200",
+        "NORTHSTAR_JOB_LOG_LEVEL": "INFO",  # each job in the log a failure prints
     }
     with log.open("wb") as out:
         return subprocess.Popen(  # noqa: S603 - our own CLI, fixed arguments
@@ -62,20 +64,30 @@ def start(command: str, settings: Settings, redis_url: str, log: Path) -> subpro
 
 
 def wait_until_stored(
-    engine: Engine, count: int, processes: dict[str, subprocess.Popen[bytes]]
+    engine: Engine,
+    count: int,
+    processes: dict[str, subprocess.Popen[bytes]],
+    logs: dict[str, Path],
 ) -> None:
     deadline = time.monotonic() + BOUND_S
-    while len(stored_identities(engine)) < count:
+    while (stored := len(stored_identities(engine))) < count:
         for name, process in processes.items():
             assert process.poll() is None, f"{name} exited with {process.returncode}"
-        assert time.monotonic() < deadline, f"{count} events not stored within {BOUND_S} s"
+        if time.monotonic() >= deadline:
+            output = "\n".join(
+                f"--- {n}:\n{p.read_text(errors='replace')}" for n, p in logs.items()
+            )
+            pytest.fail(f"{stored} of {count} events stored after {BOUND_S} s\n{output}")
         time.sleep(0.25)
 
 
 def publish(settings: Settings, server: PrivateRedis, prefix: str) -> int:
     client = redis.Redis.from_url(server.url)
     try:
-        records = [record(i, f"{prefix}-{i}", i, "unit2", {"amount": 1.0}) for i in range(20)]
+        # An hour ago: the worker's hourly ``maintain`` job, which runs at its start, applies
+        # retention, and would delete events as old as the shared fixtures' BASE date.
+        ago = (dt.datetime.now(dt.UTC) - dt.timedelta(hours=1) - BASE) / dt.timedelta(minutes=1)
+        records = [record(i, f"{prefix}-{i}", ago + i, "unit2", {"amount": 1.0}) for i in range(20)]
         publish_records(client, settings, 1, "orders", records)
     finally:
         client.close()
@@ -93,14 +105,14 @@ def test_worker_and_cron_carry_on_after_redis_restarts(
     processes = {name: start(name, settings, private_redis.url, log) for name, log in logs.items()}
     try:
         first = publish(settings, private_redis, "before")
-        wait_until_stored(db, first, processes)  # swept by the cron, drained by the worker
+        wait_until_stored(db, first, processes, logs)  # swept by the cron, drained by the worker
 
         private_redis.kill()
         time.sleep(OUTAGE_S)
         private_redis.start()  # empty: queues, streams, registrations all gone
 
         second = publish(settings, private_redis, "after")
-        wait_until_stored(db, first + second, processes)
+        wait_until_stored(db, first + second, processes, logs)
         for name, process in processes.items():
             assert process.poll() is None, f"{name} exited with {process.returncode}"
     finally:
