@@ -1,11 +1,12 @@
 """The callback requests of the pages the dashboard benchmark drives, as the browser posts them.
 
-- Overview tiles (``dashboard/pages/overview.py`` ``update_tiles``): period and unit.
-- KPI page body (``dashboard/pages/kpi.py`` ``kpi_view``): the page's parameters (KPI, unit),
-  period and granularity ``auto``; opening the page first posts the page router's callback
-  (``_pages_content``) for ``/kpi/<key>?unit=…&period=…``, as a click on a link does.
-- Events grid (``dashboard/pages/events.py`` ``events_rows``): one block of 100 rows of the
-  infinite row model, no sort or filter, for a KPI, unit and period.
+- Overview tiles (``dashboard/executive/pages/overview.py`` ``update_tiles``): period, unit.
+- KPI page body (``dashboard/executive/pages/kpi.py`` ``kpi_view``): the page's parameters
+  (KPI, unit), period and granularity ``auto``; opening the page first posts the page
+  router's callback (``_pages_content``) for ``/kpi/<key>?unit=…&period=…``, as a click on
+  a link does.
+- Events grid (``dashboard/executive/pages/events.py`` ``events_rows``): one block of 100 rows
+  of the infinite row model, no sort or filter, for a KPI, unit and period.
 
 Each is built from the callbacks the app declares (``/_dash-dependencies``); the live-refresh
 token and the last-drawn state are empty, as on a first draw.
@@ -36,7 +37,7 @@ LOCATION_SEARCH: Prop = ("_pages_location", "search")
 PERIODS = ("1h", "today", "7d", "30d")
 """The periods both the Overview and the KPI page offer (same keys)."""
 EVENTS_BLOCK = 100
-"""Rows per block the grid asks for (``dashboard/components/events_grid.py``)."""
+"""Rows per block the grid asks for (``dashboard/executive/events_grid.py``)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,7 +22,7 @@ from sqlalchemy import Engine
 from bench.ingest_data import PROBE_SOURCE, Template, World, minute_now, probe_body
 from models.enums import Granularity
 from models.queries.common import Period, read_connection
-from models.queries.rollups import fetch_stats, plan_reads
+from models.queries.executive.rollups import fetch_stats, plan_reads
 from models.settings import Settings
 
 RETRY_CAP_S = 1.0

@@ -14,7 +14,8 @@ from bench.storage_data import REVENUE_KPI, World, log
 from models.enums import Granularity
 from models.permissions import Permission, Principal
 from models.queries.common import Period, floor_to, read_connection
-from models.queries.kpis import KpiBreakdown, KpiSeries, kpi_breakdown, kpi_series, load_kpi
+from models.queries.executive.definitions import load_kpi
+from models.queries.executive.numbers import KpiBreakdown, KpiSeries, kpi_breakdown, kpi_series
 from models.settings import load_settings
 
 SERIES_RAW = """
@@ -100,5 +101,5 @@ def time_queries(
         "raw_series_p95_ms": round(raw_ms, 2),
         "raw_over_kpi_series": round(raw_ms / series_ms, 1),
         "kpi_series_points": len(from_rollups.points),
-        "queries_timed": "models.queries.kpis (kpi_series, kpi_breakdown)",
+        "queries_timed": "models.queries.executive.numbers (kpi_series, kpi_breakdown)",
     }

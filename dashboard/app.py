@@ -9,11 +9,12 @@ from pathlib import Path
 import dash
 from flask import Flask
 
-from dashboard import assets, auth, layout, security
+from dashboard import assets, auth, page_loader, security
 from dashboard.auth import ratelimit
 from dashboard.auth.access_log import AccessSink
 from dashboard.auth.policy import SERVICES_KEY
 from dashboard.auth.sessions import SYSTEM_CLOCK, Clock
+from dashboard.shell import navbar
 from ingest import api, observability
 from ingest.runtime import Services
 from models.settings import Environment, Settings, get_settings
@@ -22,7 +23,6 @@ __all__ = ["SERVICES_KEY", "create_app"]
 
 log = logging.getLogger(__name__)
 PACKAGE_DIR = Path(__file__).resolve().parent
-PAGES_FOLDER = PACKAGE_DIR / "pages"
 ASSETS_FOLDER = PACKAGE_DIR.parent / "assets"
 DASH_KEY = "northstar.dash"
 
@@ -58,12 +58,12 @@ def create_app(
 
 
 def build_dash(server: Flask) -> dash.Dash:
-    """The Dash multi-page app on ``server``: local assets only, pages from dashboard/pages."""
+    """The Dash multi-page app on ``server``: local assets only, the pages of every area."""
     app = dash.Dash(
         "dashboard",
         server=server,  # type: ignore[arg-type]  # Dash annotates it loosely
         use_pages=True,
-        pages_folder=str(PAGES_FOLDER),
+        pages_folder="",  # pages live with their area: page_loader loads them
         assets_folder=str(ASSETS_FOLDER),
         serve_locally=True,
         external_stylesheets=[assets.BOOTSTRAP_CSS],
@@ -72,7 +72,8 @@ def build_dash(server: Flask) -> dash.Dash:
         title="Northstar",
         update_title=None,  # type: ignore[arg-type]  # None: keep the title while updating
     )
-    app.layout = layout.shell
+    page_loader.load_pages()
+    app.layout = navbar.shell
     return app
 
 

@@ -29,7 +29,7 @@ from ingest.contracts import CompiledContract, RecordError, compile_contract
 from ingest.decode import quarantined_payload, record_payload
 from models.contracts import Contract, FieldRole, FieldType
 from models.queries import reference
-from models.queries.admin_sources import (
+from models.queries.admin.sources import (
     StoredEvent,
     recent_events,
     recent_quarantine,

@@ -23,7 +23,7 @@ from models.enums import QuarantineStatus
 from models.permissions import Permission, Principal
 from models.quarantine import QuarantinedRecord
 from models.quarantine_store import mark_discarded
-from models.queries.quarantine_view import (
+from models.queries.steward.quarantine_view import (
     NOT_FOUND,
     QuarantineFilter,
     QuarantineNotFound,

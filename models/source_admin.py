@@ -25,7 +25,7 @@ from models.audit import Actor, record_change
 from models.catalog import audit_update, metric_key
 from models.enums import Classification, RefreshMode
 from models.permissions import AccessDenied, Principal
-from models.queries.admin_sources import (
+from models.queries.admin.sources import (
     MANAGE,
     NO_SOURCE,
     admin_source,

@@ -27,11 +27,11 @@ DATABASE_URL=$(url_with_db "$(pg_url_normalise "$NORTHSTAR_TEST_TIMESCALE_URL")"
 export DATABASE_URL REDIS_URL=$redis_url NORTHSTAR_ENV=test NORTHSTAR_STORAGE=timescale
 
 if (($# == 0)); then
-    set -- tests/integration/test_timescale.py tests/integration/test_timescale_refresh.py \
-        tests/integration/test_freshness.py tests/integration/test_storage.py \
-        tests/integration/test_write_property.py tests/integration/test_pipeline.py \
-        tests/integration/test_queries.py tests/integration/test_cache.py \
-        tests/integration/test_quality_*.py tests/integration/test_event_window.py
+    set -- tests/integration/ingest/test_timescale.py tests/integration/ingest/test_timescale_refresh.py \
+        tests/integration/quality/test_freshness.py tests/integration/ingest/test_storage.py \
+        tests/integration/ingest/test_write_property.py tests/integration/ingest/test_pipeline.py \
+        tests/integration/executive/test_queries.py tests/integration/executive/test_cache.py \
+        tests/integration/quality/test_quality_*.py tests/integration/executive/test_event_window.py
 fi
 python=${PYTHON:-$VENV_DIR/bin/python}
 started=$SECONDS

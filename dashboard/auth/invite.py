@@ -23,7 +23,7 @@ from models.admin.links import INVITE_PATH, MAX_PASSWORD, MIN_PASSWORD, InvalidL
 from models.admin.rules import AdminError
 from models.admin.tables import LinkPurpose
 from models.db import write_session
-from models.queries.admin_links import OpenLink, open_link
+from models.queries.admin.links import OpenLink, open_link
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("invite", __name__)

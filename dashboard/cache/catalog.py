@@ -13,9 +13,9 @@ Why that is safe for the scope check (:func:`dashboard.auth.policy.authorize_uni
   raised and computed again on every call, and input of the wrong shape is never a key;
 - what a cached resolution can lag behind is the org chart itself: a unit moved, renamed or
   removed reaches the pages within the minute. Every data read that is not cached resolves the
-  unit again against the live scope in SQL (``models.queries.kpis``), so a unit moved out of a
-  scope gives that scope no new numbers; at most the ones cached in that minute, which it was
-  entitled to when they were read.
+  unit again against the live scope in SQL (``models.queries.executive.numbers``), so a unit
+  moved out of a scope gives that scope no new numbers; at most the ones cached in that
+  minute, which it was entitled to when they were read.
 
 KPI definitions (formula, thresholds, levels) likewise reach the pages within the minute after
 an edit. The definitions are cached as :class:`KpiRecord` (the formula as text, parsed again
@@ -35,7 +35,7 @@ from dashboard.cache.reads import minute_of
 from models.enums import Direction, Granularity, OrgLevel
 from models.formulas import Formula, parse_formula
 from models.permissions import AccessDenied
-from models.queries.kpis import KpiDefinition, load_kpi, load_kpis
+from models.queries.executive.definitions import KpiDefinition, load_kpi, load_kpis
 from models.queries.scope import Unit, root_units
 
 MAX_UNIT_ID = 2**31 - 1
@@ -122,7 +122,7 @@ class Ready:
 def kpi_definitions(
     cache: CallCache, connect: Connect, now: dt.datetime
 ) -> Answer[list[KpiDefinition]]:
-    """:func:`models.queries.kpis.load_kpis`, cached for ``now``'s minute."""
+    """:func:`models.queries.executive.numbers.load_kpis`, cached for ``now``'s minute."""
     question: Question[list[KpiRecord]] = Question(
         "kpi_definitions", list[KpiRecord], {"minute": minute_of(now)}
     )
@@ -135,8 +135,9 @@ def kpi_definitions(
 def kpi_definition(
     cache: CallCache, connect: Connect, key: str, now: dt.datetime
 ) -> Answer[KpiDefinition]:
-    """:func:`models.queries.kpis.load_kpi` (UnknownKpi is raised, never cached), cached for
-    ``now``'s minute. ``key`` must already be checked (1 to 100 printable characters)."""
+    """:func:`models.queries.executive.definitions.load_kpi` (UnknownKpi is raised, never
+    cached), cached for ``now``'s minute. ``key`` must already be checked (1 to 100
+    printable characters)."""
     question: Question[KpiRecord] = Question(
         "kpi_definition", KpiRecord, {"key": key, "minute": minute_of(now)}
     )

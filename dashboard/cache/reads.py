@@ -26,12 +26,13 @@ from dashboard.cache.answers import CallCache, Deferred, Derived, Question
 from dashboard.cache.lazy import Connect
 from ingest.versions import closed_before
 from models.enums import Granularity
-from models.queries import kpis as kpi_queries
 from models.queries.common import DEFAULT_LIMITS, Period, QueryLimits, floor_to
-from models.queries.kpis import KpiBreakdown, KpiDefinition, KpiSeries, KpiValue
-from models.queries.lineage import KpiLineage, kpi_lineage
-from models.queries.quality import SourceFacts, source_facts
+from models.queries.executive import numbers as kpi_queries
+from models.queries.executive.definitions import KpiDefinition
+from models.queries.executive.numbers import KpiBreakdown, KpiSeries, KpiValue
 from models.queries.scope import Unit, resolve_unit
+from models.queries.steward.lineage import KpiLineage, kpi_lineage
+from models.queries.steward.quality import SourceFacts, source_facts
 
 
 def minute_of(now: dt.datetime) -> dt.datetime:
@@ -71,8 +72,8 @@ def kpi_series_set(
     now: dt.datetime,
     limits: QueryLimits = DEFAULT_LIMITS,
 ) -> Deferred[list[KpiSeries]]:
-    """:func:`models.queries.kpis.kpi_series_set` for ``unit`` (already authorised): the
-    series and the period's value of each KPI, in one query."""
+    """:func:`models.queries.executive.numbers.kpi_series_set` for ``unit`` (already
+    authorised): the series and the period's value of each KPI, in one query."""
     question: Question[list[KpiSeries]] = Question(
         "kpi_series_set",
         list[KpiSeries],
@@ -109,7 +110,7 @@ def kpi_totals(
     *,
     now: dt.datetime,
 ) -> Deferred[list[float | None]]:
-    """:func:`models.queries.kpis.kpi_totals` for ``unit`` (already authorised)."""
+    """:func:`models.queries.executive.numbers.kpi_totals` for ``unit`` (already authorised)."""
     question: Question[list[float | None]] = Question(
         "kpi_totals",
         list[float | None],
@@ -136,8 +137,8 @@ def kpi_series(
     now: dt.datetime,
     limits: QueryLimits = DEFAULT_LIMITS,
 ) -> Derived[list[KpiSeries], KpiSeries]:
-    """:func:`models.queries.kpis.kpi_series` (a refusal such as QueryTooLarge is raised,
-    never cached); the same answer as :func:`kpi_series_set` of that KPI alone."""
+    """:func:`models.queries.executive.numbers.kpi_series` (a refusal such as QueryTooLarge
+    is raised, never cached); the same answer as :func:`kpi_series_set` of that KPI alone."""
     return Derived(
         kpi_series_set(cache, connect, [kpi], unit, period, granularity, now=now, limits=limits),
         lambda series: series[0],
@@ -161,7 +162,7 @@ def kpi_breakdown(
     now: dt.datetime,
     limits: QueryLimits = DEFAULT_LIMITS,
 ) -> Deferred[KpiBreakdown]:
-    """:func:`models.queries.kpis.kpi_breakdown` (child units are read with the numbers)."""
+    """:func:`models.queries.executive.numbers.kpi_breakdown` (with the child units)."""
     question: Question[KpiBreakdown] = Question(
         "kpi_breakdown",
         KpiBreakdown,
@@ -185,7 +186,7 @@ def kpi_breakdown(
 def sources_facts(
     cache: CallCache, connect: Connect, source_ids: Collection[int], now: dt.datetime
 ) -> Deferred[dict[int, SourceFacts]]:
-    """:func:`models.queries.quality.source_facts` as of the start of ``now``'s minute."""
+    """:func:`models.queries.steward.quality.source_facts` as of the start of ``now``'s minute."""
     minute = minute_of(now)
     ids = sorted(set(source_ids))
     question: Question[dict[int, SourceFacts]] = Question(
@@ -197,7 +198,7 @@ def sources_facts(
 def lineage(
     cache: CallCache, connect: Connect, kpi: KpiDefinition, now: dt.datetime
 ) -> Deferred[KpiLineage]:
-    """:func:`models.queries.lineage.kpi_lineage` as of the start of ``now``'s minute."""
+    """:func:`models.queries.steward.lineage.kpi_lineage` as of the start of ``now``'s minute."""
     minute = minute_of(now)
     question: Question[KpiLineage] = Question(
         "kpi_lineage",

@@ -22,8 +22,8 @@ from ingest.alerts.wording import clear_text, judged_text, line_text, window_lab
 from ingest.notify.dispatch import Notice, dispatch
 from models.alerts.reviews import Opening, open_or_update
 from models.alerts.tables import AlertSeverity
-from models.queries.alerts import RuleView, audience
-from models.queries.kpis import KpiDefinition
+from models.queries.alerts.rules import RuleView, audience
+from models.queries.executive.definitions import KpiDefinition
 from models.settings import Settings
 
 REVIEW_LINK = "/reviews/{id}"

@@ -27,9 +27,10 @@ from models.alerts.spec import is_muted
 from models.alerts.states import EventRow, add_events, locked_states
 from models.alerts.tables import AlertState, AlertStateRow
 from models.enums import Granularity
-from models.queries.alerts import RuleView, rules_to_evaluate
+from models.queries.alerts.rules import RuleView, rules_to_evaluate
 from models.queries.common import Period, floor_to
-from models.queries.kpis import InvalidKpi, KpiDefinition, UnknownKpi, kpi_values, load_kpi
+from models.queries.executive.definitions import InvalidKpi, KpiDefinition, UnknownKpi, load_kpi
+from models.queries.executive.numbers import kpi_values
 from models.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -18,9 +18,10 @@ from models.alerts.tables import Condition
 from models.enums import Granularity
 from models.facts import BUCKET_WIDTH
 from models.permissions import Principal
-from models.queries.alerts import RuleView
+from models.queries.alerts.rules import RuleView
 from models.queries.common import Period, floor_to
-from models.queries.kpis import KpiDefinition, kpi_series
+from models.queries.executive.definitions import KpiDefinition
+from models.queries.executive.numbers import kpi_series
 
 MIN_SPAN = dt.timedelta(hours=3)
 MAX_SPAN = dt.timedelta(days=7)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from ingest.alerts.machine import Levels
 from models.alerts.spec import clear_level, rises
 from models.alerts.tables import Condition
-from models.queries.alerts import RuleView
+from models.queries.alerts.rules import RuleView
 
 DAY = dt.timedelta(days=1)
 

@@ -25,7 +25,8 @@ from models.enums import Granularity
 from models.facts import BUCKET_WIDTH
 from models.permissions import Principal
 from models.queries.common import Period, floor_to
-from models.queries.kpis import KpiDefinition, SeriesPoint, kpi_series
+from models.queries.executive.definitions import KpiDefinition
+from models.queries.executive.numbers import SeriesPoint, kpi_series
 
 PREVIEW_DAYS = 30
 

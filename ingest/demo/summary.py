@@ -12,8 +12,9 @@ from models.catalog import count_metric_ids, root_units
 from models.enums import Granularity
 from models.permissions import Permission, Principal
 from models.queries.common import Period, floor_to, read_connection
-from models.queries.kpis import KpiDefinition, KpiValue, kpi_values, load_kpis
-from models.queries.rollups import fetch_stats, plan_reads
+from models.queries.executive.definitions import KpiDefinition, load_kpis
+from models.queries.executive.numbers import KpiValue, kpi_values
+from models.queries.executive.rollups import fetch_stats, plan_reads
 from models.settings import Settings
 
 EVENTS_LOOKBACK = dt.timedelta(days=3_650)

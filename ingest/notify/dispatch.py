@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from models.audit import json_value
 from models.channels import add_deliveries
 from models.notifications import notify
-from models.queries.channels import active_channel_ids, email_recipients
+from models.queries.alerts.channels import active_channel_ids, email_recipients
 
 log = logging.getLogger(__name__)
 

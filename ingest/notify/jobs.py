@@ -23,7 +23,7 @@ from ingest.notify import email, webhook
 from ingest.notify.dispatch import QUEUED_PREFIX, delivery_queue, enqueue
 from ingest.notify.urls import LookupFailed, Refused, UrlPolicy, resolve_target
 from models.channels import ClaimedDelivery, DeliveryStatus, claim_delivery, settle_delivery
-from models.queries.channels import due_delivery_ids
+from models.queries.alerts.channels import due_delivery_ids
 from models.settings import Settings
 
 log = logging.getLogger(__name__)

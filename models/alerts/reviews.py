@@ -26,7 +26,7 @@ from models.alerts.tables import (
 )
 from models.audit import record_change
 from models.permissions import AccessDenied, Permission, Principal
-from models.queries.alert_reviews import (
+from models.queries.alerts.reviews import (
     REVIEW_NOT_FOUND,
     UNFINISHED,
     ReviewNotFound,

@@ -25,9 +25,9 @@ from models.alerts.tables import (
 )
 from models.audit import Actor, record_change
 from models.permissions import Permission, Principal
-from models.queries.alerts import RULE_NOT_FOUND, RuleNotFound, audience
+from models.queries.alerts.rules import RULE_NOT_FOUND, RuleNotFound, audience
 from models.queries.common import scope_params
-from models.queries.kpis import UnknownKpi, load_kpi
+from models.queries.executive.definitions import UnknownKpi, load_kpi
 from models.queries.scope import Unit, resolve_unit
 
 _FIELDS = (

@@ -21,7 +21,7 @@ from models.quality.escalation import Recipient, manager_of
 from models.quality.incidents import add_event, link
 from models.quality.tables import Incident, IncidentEventKind, IncidentStatus
 from models.queries.common import IN_SCOPE, scope_params
-from models.queries.incidents import NOT_FOUND, IncidentNotFound, IncidentView, get_incident
+from models.queries.steward.incidents import NOT_FOUND, IncidentNotFound, IncidentView, get_incident
 
 MAX_NOTE = 4000
 

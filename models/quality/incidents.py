@@ -31,7 +31,7 @@ from models.quality.tables import (
     IncidentEventKind,
     IncidentStatus,
 )
-from models.queries.lineage import kpis_by_source
+from models.queries.steward.lineage import kpis_by_source
 
 SYSTEM = "system"
 INCIDENT_LINK = "/steward/incidents/{id}"

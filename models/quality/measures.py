@@ -66,7 +66,7 @@ def active_sources(connection: Connection) -> list[SourceSpec]:
 
 
 # The newest day bucket of the count metric holds the newest event time (see
-# models.queries.quality: the same rule the badge uses).
+# models.queries.steward.quality: the same rule the badge uses).
 _NEWEST = text(
     "SELECT m.source_id, (SELECT max(d.last_ts) FROM rollup_1d d WHERE d.metric_id = m.id "
     "  AND d.bucket = (SELECT max(d2.bucket) FROM rollup_1d d2 WHERE d2.metric_id = m.id)) "

@@ -5,7 +5,7 @@ and the preview the editor must show, computed through the same layers.
 The pages' clock (``live.utc_now``) is fixed by the tests (:class:`Clock`): the live server
 runs in the test's process, so the rule editor's 30-day preview can be recomputed for the very
 same minute, and the KPI page's review list (cached for the minute, see
-``dashboard.components.review_marks``) can be read again a minute later without waiting.
+``dashboard.alerts.review_marks``) can be read again a minute later without waiting.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from models.alerts.rules import create_rule
 from models.alerts.spec import RuleSpec
 from models.alerts.tables import AlertSeverity, Condition
 from models.catalog import org_unit_ids_by_key, source_ids_by_key
-from models.queries.kpis import load_kpi
+from models.queries.executive.definitions import load_kpi
 from models.queries.principals import load_principal
 from models.settings import Settings
 from models.writes import EventRow, write_events

@@ -25,7 +25,7 @@ from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.keys import Keys
 from sqlalchemy import text
 
-from dashboard.components import live
+from dashboard.shell import live
 from models.alerts.spec import RuleSpec
 from models.alerts.tables import AlertSeverity, Condition
 from models.settings import Settings

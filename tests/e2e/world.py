@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from dashboard.components import selectors
-from dashboard.components.tiles import format_value
+from dashboard.executive import selectors
+from dashboard.executive.tiles import format_value
 from ingest.demo.catalog import COMPANY_KEY, REGIONAL_EXECUTIVE_REGION
 from ingest.demo.generator import floor_hour
 from ingest.demo.history import demo_generator, write_history
@@ -29,7 +29,8 @@ from ingest.demo.seed import seed_demo
 from models.accounts import UserSpec, create_user
 from models.audit import Actor
 from models.catalog import org_unit_ids_by_key, source_ids_by_key
-from models.queries.kpis import kpi_value, load_kpi
+from models.queries.executive.definitions import load_kpi
+from models.queries.executive.numbers import kpi_value
 from models.queries.principals import load_principal
 from models.settings import Settings
 from models.writes import EventRow, write_events

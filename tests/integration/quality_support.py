@@ -18,8 +18,8 @@ from models.permissions import ROLE_PERMISSIONS, Principal
 from models.quality.escalation import EscalationPolicy
 from models.quality.tables import CheckKey, Severity
 from models.quality.windows import WINDOW, Window
-from models.queries.incidents import RESULT_COLUMNS, ResultView, result_view
 from models.queries.principals import load_principal
+from models.queries.steward.incidents import RESULT_COLUMNS, ResultView, result_view
 from models.settings import Settings
 from models.writes import EventRow, write_events
 

@@ -1,0 +1,1 @@
+"""The ``northstar`` command line: one module per command group, assembled by :mod:`cli.main`."""

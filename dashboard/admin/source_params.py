@@ -1,0 +1,137 @@
+"""Checking what the browser sends to the admin source pages' callbacks (all untrusted).
+
+Each parser returns a clean value or raises ``ValueError`` with a message fit for users that
+never echoes the value. Whether the admin may change what a valid value names (the source's
+scope, the key's source, the steward) is decided by ``models.source_admin``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from enum import StrEnum
+from typing import TypeVar
+
+from dashboard.common import params as params
+from models.enums import Classification, RefreshMode
+from models.source_admin import (
+    MAX_DESCRIPTION,
+    MAX_KEY_DAYS,
+    MAX_LABEL,
+    MAX_NAME,
+    NewSource,
+    SourceSettings,
+)
+from models.source_contract_edit import MAX_NOTE, MAX_TEXT
+
+E = TypeVar("E", bound=StrEnum)
+MAX_NUMBER = 2**31 - 1
+
+
+def whole_number(value: object, what: str, *, required: bool = True) -> int | None:
+    """A number field's value as an integer (``12`` or ``12.0``); None when empty and
+    allowed."""
+    if value is None or value == "":
+        if required:
+            raise ValueError(f"{what} is required")
+        return None
+    if isinstance(value, str):
+        text = value.strip()
+        if text.isascii() and text.isdecimal() and len(text) <= 10:
+            value = int(text)
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_NUMBER:
+        raise ValueError(f"{what} must be a whole number")
+    return value
+
+
+def text(value: object, what: str, limit: int, *, one_line: bool = False) -> str:
+    """A typed text ("" for none), at most ``limit`` characters, without NUL (PostgreSQL
+    cannot store it) and, for ``one_line``, without any control character."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise ValueError(f"{what} must be text")
+    if len(value) > limit:
+        raise ValueError(f"{what} may have at most {limit:,} characters")
+    if "\x00" in value or (one_line and not value.isprintable()):
+        raise ValueError(f"{what} must not contain control characters")
+    return value
+
+
+def choice(value: object, allowed: type[E], what: str) -> E:
+    if not isinstance(value, str) or value not in allowed.__members__.values():
+        raise ValueError(f"choose the {what}")
+    return allowed(value)
+
+
+def source_key(page_params: object) -> str:
+    """The source key the page was opened for (from its path, kept in a store)."""
+    if not isinstance(page_params, dict):
+        raise ValueError("the page parameters are malformed")
+    return params.key(page_params.get("key"), "source")
+
+
+def settings(sla: object, volume: object, retention: object, steward: object) -> SourceSettings:
+    """The settings form (or the same part of the new-source form)."""
+    return SourceSettings(
+        freshness_sla_s=whole_number(sla, "the freshness SLA") or 0,
+        expected_volume_per_15m=whole_number(volume, "the expected volume", required=False),
+        retention_days=whole_number(retention, "the retention") or 0,
+        steward_id=params.optional_id(steward, "a steward"),
+    )
+
+
+def new_source(
+    key: object,
+    name: object,
+    owner: object,
+    refresh: object,
+    sensitivity: object,
+    description: object,
+    parts: SourceSettings,
+) -> NewSource:
+    """The new-source form."""
+    owner_id = params.optional_id(owner, "the owner unit")
+    if owner_id is None:
+        raise ValueError("choose the owner unit")
+    return NewSource(
+        key=text(key, "the key", 64, one_line=True).strip(),
+        name=text(name, "the name", MAX_NAME, one_line=True),
+        owner_unit_id=owner_id,
+        refresh_mode=choice(refresh, RefreshMode, "refresh mode"),
+        sensitivity=choice(sensitivity, Classification, "sensitivity"),
+        settings=parts,
+        description=text(description, "the description", MAX_DESCRIPTION),
+    )
+
+
+def key_label(value: object) -> str:
+    return text(value, "the label", MAX_LABEL, one_line=True)
+
+
+def expiry_days(value: object) -> int | None:
+    days = whole_number(value, "the expiry", required=False)
+    if days is not None and not 0 < days <= MAX_KEY_DAYS:
+        raise ValueError(f"a key expires after 1 to {MAX_KEY_DAYS:,} days, or never")
+    return days
+
+
+def contract_text(value: object) -> str:
+    return text(value, "the contract", MAX_TEXT)
+
+
+def note(value: object) -> str:
+    return text(value, "the note", MAX_NOTE)
+
+
+def digest(contract: str) -> str:
+    """What a preview remembers of the text it checked (not the text itself)."""
+    return hashlib.sha256(contract.encode()).hexdigest()
+
+
+def base_version(value: object) -> int | None:
+    """The contract version the editor started from (None: the source had none)."""
+    if value is None:
+        return None
+    return params.record_id(value, "the contract version")

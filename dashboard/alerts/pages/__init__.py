@@ -1,0 +1,1 @@
+"""Alert rules (/alerts) and reviews (/reviews)."""

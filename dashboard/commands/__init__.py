@@ -1,1 +1,0 @@
-"""The command groups of the ``northstar`` command line."""

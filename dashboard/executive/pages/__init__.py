@@ -1,0 +1,1 @@
+"""The executive pages: Overview (/), KPI (/kpi/<key>) and Events (/events)."""

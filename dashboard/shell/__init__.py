@@ -1,0 +1,1 @@
+"""What every page shares: the navbar, the notification inbox, live refresh and the account page."""

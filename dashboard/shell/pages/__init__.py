@@ -1,0 +1,1 @@
+"""The account page (who you are, what you may do, your access tokens)."""

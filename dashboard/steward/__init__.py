@@ -1,0 +1,1 @@
+"""The steward console: incidents, health, lineage, sources, notifications and the quarantine."""

@@ -1,0 +1,1 @@
+"""The steward console's pages (under /steward)."""

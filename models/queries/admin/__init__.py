@@ -1,0 +1,1 @@
+"""Reads of the admin console: users, roles, access reviews, sources, logs and invite links."""

@@ -1,0 +1,1 @@
+"""Reads of alert rules, their reviews, and the notification outbox and channels."""
