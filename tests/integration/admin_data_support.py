@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from dashboard.app import create_app
 from ingest.demo.catalog import ROLES
 from ingest.runtime import Services
-from integration.steward.test_steward_quarantine import Prop, post
+from integration.steward.quarantine_calls_support import Prop, post
 from models.accounts import UserSpec, create_user, upsert_role
 from models.api_keys import create_key
 from models.catalog import OrgUnitSpec, SourceSpec, upsert_org_unit, upsert_source

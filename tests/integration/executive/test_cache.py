@@ -1,6 +1,6 @@
 """The answer cache against real PostgreSQL and Redis: isolation, staleness, Redis failures.
 
-The world is the KPI page's (``test_kpi_page``): a company ``acme`` with regions ``unit2``
+The world is the KPI page's (``kpi_support``): a company ``acme`` with regions ``unit2``
 (country ``unit2-de``) and ``unit3``; revenue = sum(orders.amount). Grace (global executive) and
 Sam (global steward, who may see personal data) share a scope but not a mask level; Elena
 (regional executive) shares Grace's mask level but not her scope.
@@ -29,7 +29,7 @@ from dashboard.cache import PREFIX, answer_key
 from dashboard.shell import live
 from ingest import versions
 from integration.auth_support import FakeClock
-from integration.executive.test_kpi_page import (
+from integration.executive.kpi_support import (
     GLOBAL,
     NOW,
     ORDERS,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import Connection, text
 
-from integration.executive.test_queries import DAY, GLOBAL, HOUR, MINUTE, T0, World, conn, world
+from integration.executive.queries_support import DAY, GLOBAL, HOUR, MINUTE, T0, World, conn, world
 from integration.factories import require_native
 from models.queries.common import Period
 from models.queries.executive.definitions import load_kpi

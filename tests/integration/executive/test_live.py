@@ -1,7 +1,7 @@
 """Live refresh through HTTP: the poll stays silent until the data or the minute moves, the pages
 re-read only then (the KPI trend as a patch of its data), and forged or anonymous polls fail.
 
-The world is the KPI page's (``test_kpi_page``): revenue reads orders.amount (metric 3), the
+The world is the KPI page's (``kpi_support``): revenue reads orders.amount (metric 3), the
 "load" KPI orders.count and tickets.count (metrics 1 and 2); nothing shown reads metric 5.
 """
 
@@ -22,7 +22,7 @@ from dashboard.app import create_app
 from dashboard.shell import live
 from ingest import versions
 from integration.auth_support import FakeClock, page_request
-from integration.executive.test_kpi_page import GLOBAL, REGIONAL, World, kpi_request, make_world
+from integration.executive.kpi_support import GLOBAL, REGIONAL, World, kpi_request, make_world
 from integration.executive.test_overview import tiles_request
 from models.settings import Settings
 

@@ -1,6 +1,6 @@
 """A warm page call needs no database, and caching the scope checks keeps them correct.
 
-The world is the KPI page's (``test_kpi_page``): a company ``acme`` (path 1) with regions
+The world is the KPI page's (``kpi_support``): a company ``acme`` (path 1) with regions
 ``unit2`` (1.2, with the country ``unit2-de``, 1.2.4) and ``unit3`` (1.3); Grace sees the
 company, Elena ``unit2``. Revenue reads orders.amount (metric 3).
 """
@@ -21,6 +21,7 @@ from dashboard.auth.dbcap import Lease, QuerySlots
 from dashboard.auth.policy import QUERY_SLOTS_KEY
 from dashboard.shell import live
 from ingest import versions
+from integration.executive.kpi_support import GLOBAL, REGIONAL, World, make_world
 from integration.executive.test_cache import (
     PAGES,
     cache_keys,
@@ -29,7 +30,6 @@ from integration.executive.test_cache import (
     overview_page,
     statements,
 )
-from integration.executive.test_kpi_page import GLOBAL, REGIONAL, World, make_world
 from models.settings import Settings
 
 REVENUE_METRIC = 3

@@ -7,7 +7,7 @@ answers were served stale until their TTL (the redelivered batch is all duplicat
 nothing). The versions are now raised in the write transaction itself, and the sweep (every
 5 s, and any drain that reclaims a dead worker's entries) copies them to Redis again.
 
-The world is the KPI page's (``test_kpi_page``): revenue in ``unit2`` over 7 days is 300 EUR.
+The world is the KPI page's (``kpi_support``): revenue in ``unit2`` over 7 days is 300 EUR.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from dashboard.shell import live
 from ingest import jobs, pipeline, streams, versions
 from ingest.runtime import Services
 from integration.drain_support import TEST_SETTINGS, run_burst_worker, ts_us
-from integration.executive.test_kpi_page import GLOBAL, NOW, ORDERS, World, kpi_request, make_world
+from integration.executive.kpi_support import GLOBAL, NOW, ORDERS, World, kpi_request, make_world
 from models.settings import Settings
 
 UPDATE = "/_dash-update-component"

@@ -24,7 +24,7 @@ from dashboard.app import create_app
 from dashboard.auth import login
 from integration.admin_support import EMAILS, Console, answer_text, console, invite_path, rows, seed
 from integration.auth_support import PASSWORD, sign_in
-from integration.shell.test_throttling import BUDGET, build, signed_in
+from integration.shell.throttling_support import BUDGET, build, signed_in
 from integration.steward_support import Caller
 from models.accounts import verify_password
 from models.admin.links import link_base

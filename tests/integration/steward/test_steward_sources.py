@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session
 from ingest.quality.runner import run_cycle
 from integration.auth_support import ACTOR, page_request
 from integration.drain_support import services
-from integration.steward.test_steward_quarantine import (
+from integration.steward.quarantine_calls_support import post, text_of
+from integration.steward.quarantine_support import (
     CLEO,
     EVE,
     IAN,
@@ -23,8 +24,6 @@ from integration.steward.test_steward_quarantine import (
     World,
     fix_contract,
     order_fields,
-    post,
-    text_of,
     world,
 )
 from models.catalog import ensure_contract
