@@ -18,7 +18,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from models.audit import Actor, record_change
 from models.base import Base, CreatedAt, IntPK
-from models.enums import TargetAllocation, TargetGrain
+from models.enums import Direction, TargetAllocation, TargetGrain
 from models.kpis import Kpi
 from models.org import OrgUnit
 from models.target_periods import PeriodKeyError, parse_period, period_key
@@ -106,13 +106,6 @@ def _checked(spec: TargetPlanSpec) -> None:
             raise TargetPlanError(f"{spec.label()}: {name} must be a positive percentage")
 
 
-def _keys(session: Session, model: type[Kpi] | type[OrgUnit], key: str, what: str) -> int:
-    found = session.scalar(select(model.id).where(model.key == key))
-    if found is None:
-        raise TargetPlanError(f"there is no {what} with key {key!r}")
-    return found
-
-
 def _values(spec: TargetPlanSpec) -> dict[str, Any]:
     return {
         "value": float(spec.value),
@@ -122,6 +115,58 @@ def _values(spec: TargetPlanSpec) -> dict[str, Any]:
     }
 
 
+PlanKey = tuple[int, int, TargetGrain, dt.date]
+"""(KPI id, org unit id, grain, period start): what identifies a plan."""
+
+
+def _check_levels(spec: TargetPlanSpec, kpi: Kpi) -> None:
+    """The percentages must lie on the KPI's bad side of the target, critical beyond warning."""
+    higher = kpi.direction is Direction.HIGHER_IS_BETTER
+    side = "at most" if higher else "at least"
+    for name in ("warn_pct", "crit_pct"):
+        pct = getattr(spec, name)
+        if pct is not None and (pct > 100 if higher else pct < 100):
+            raise TargetPlanError(
+                f"{spec.label()}: {kpi.name} is {kpi.direction.value.replace('_', ' ')}, so "
+                f"{name} must be {side} 100 (% of the target)"
+            )
+    warn, crit = spec.warn_pct, spec.crit_pct
+    if warn is not None and crit is not None and (crit > warn if higher else crit < warn):
+        raise TargetPlanError(f"{spec.label()}: crit_pct must lie beyond warn_pct")
+
+
+def _resolve(
+    session: Session, specs: list[TargetPlanSpec], fiscal_start_month: int
+) -> dict[PlanKey, TargetPlanSpec]:
+    """Every spec checked and keyed; raises TargetPlanError at the first bad one."""
+    kpis = {
+        k.key: k for k in session.scalars(select(Kpi).where(Kpi.key.in_({s.kpi for s in specs})))
+    }
+    units = dict(
+        session.execute(
+            select(OrgUnit.key, OrgUnit.id).where(OrgUnit.key.in_({s.unit for s in specs}))
+        ).all()
+    )
+    resolved: dict[PlanKey, TargetPlanSpec] = {}
+    for spec in specs:
+        _checked(spec)
+        kpi, unit_id = kpis.get(spec.kpi), units.get(spec.unit)
+        if kpi is None:
+            raise TargetPlanError(f"{spec.label()}: there is no KPI with key {spec.kpi!r}")
+        if unit_id is None:
+            raise TargetPlanError(f"{spec.label()}: there is no org unit with key {spec.unit!r}")
+        _check_levels(spec, kpi)
+        try:
+            start = parse_period(spec.period, spec.grain, fiscal_start_month)
+        except PeriodKeyError as exc:
+            raise TargetPlanError(f"{spec.label()}: {exc}") from None
+        key = (kpi.id, unit_id, spec.grain, start)
+        if key in resolved:
+            raise TargetPlanError(f"{spec.label()}: this plan is given twice")
+        resolved[key] = spec
+    return resolved
+
+
 def apply_target_plans(
     session: Session, actor: Actor, specs: list[TargetPlanSpec], *, fiscal_start_month: int
 ) -> list[TargetPlanChange]:
@@ -129,26 +174,28 @@ def apply_target_plans(
 
     Every change is audited (``target_plan.create`` / ``target_plan.update``) in the caller's
     transaction; plans not named by a spec are left alone. All specs are checked before any is
-    written, so bad input changes nothing.
+    written, so bad input changes nothing. ``fiscal_start_month`` reads the quarter and year
+    keys (``Settings.fiscal_year_start_month``).
 
     Raises:
         TargetPlanError: an unknown KPI or unit, a bad period key, value or percentage, or
             the same plan named twice.
     """
-    resolved: dict[tuple[int, int, TargetGrain, dt.date], TargetPlanSpec] = {}
-    for spec in specs:
-        _checked(spec)
-        try:
-            start = parse_period(spec.period, spec.grain, fiscal_start_month)
-        except PeriodKeyError as exc:
-            raise TargetPlanError(f"{spec.label()}: {exc}") from None
-        kpi_id = _keys(session, Kpi, spec.kpi, "KPI")
-        unit_id = _keys(session, OrgUnit, spec.unit, "org unit")
-        key = (kpi_id, unit_id, spec.grain, start)
-        if key in resolved:
-            raise TargetPlanError(f"{spec.label()}: this plan is given twice")
-        resolved[key] = spec
-    changes = [_upsert(session, actor, key, spec) for key, spec in resolved.items()]
+    resolved = _resolve(session, specs, fiscal_start_month)
+    if not resolved:
+        return []
+    existing = {
+        (p.kpi_id, p.org_unit_id, p.grain, p.period_start): p
+        for p in session.scalars(
+            select(TargetPlan).where(
+                TargetPlan.kpi_id.in_({k[0] for k in resolved}),
+                TargetPlan.org_unit_id.in_({k[1] for k in resolved}),
+            )
+        )
+    }
+    changes = [
+        _upsert(session, actor, key, spec, existing.get(key)) for key, spec in resolved.items()
+    ]
     session.flush()
     return [change for change in changes if change is not None]
 
@@ -156,20 +203,13 @@ def apply_target_plans(
 def _upsert(
     session: Session,
     actor: Actor,
-    key: tuple[int, int, TargetGrain, dt.date],
+    key: PlanKey,
     spec: TargetPlanSpec,
+    row: TargetPlan | None,
 ) -> TargetPlanChange | None:
     kpi_id, unit_id, grain, start = key
     audit_id = f"{spec.kpi}/{spec.unit}/{grain.value}/{start.isoformat()}"
     values = _values(spec)
-    row = session.scalar(
-        select(TargetPlan).where(
-            TargetPlan.kpi_id == kpi_id,
-            TargetPlan.org_unit_id == unit_id,
-            TargetPlan.grain == grain,
-            TargetPlan.period_start == start,
-        )
-    )
     if row is None:
         session.add(
             TargetPlan(

@@ -13,6 +13,7 @@ from typing import NamedTuple
 from dashboard.cache import CallCache, catalog, reads
 from dashboard.cache.answers import Answer
 from dashboard.cache.lazy import Connect
+from dashboard.cache.targets import kpi_targets
 from dashboard.components.review_marks import ReviewNote, page_reviews
 from dashboard.summary import (
     PeriodChoice,
@@ -23,6 +24,7 @@ from dashboard.summary import (
     period_for,
 )
 from models.enums import Granularity
+from models.judging import Judgement, judge
 from models.queries.common import Period, QueryLimits
 from models.queries.kpis import (
     KpiBreakdown,
@@ -34,6 +36,7 @@ from models.queries.kpis import (
 from models.queries.lineage import KpiLineage
 from models.queries.quality import Badge, grade_source, kpi_badge
 from models.queries.scope import Unit
+from models.target_rules import Target, TargetBasis
 
 NO_SUCH_KPI = "there is no KPI with that key"
 
@@ -65,6 +68,13 @@ class KpiPageData(NamedTuple):
     """The KPI's badge: the worst of its sources'."""
     reviews: tuple[ReviewNote, ...] = ()
     """Open reviews and decisions since the period's start (``components.review_marks``)."""
+    target: Target = Target(None, TargetBasis.NONE, "no target")
+    """The unit's own target for the period (``models.queries.targets``)."""
+
+    @property
+    def judgement(self) -> Judgement:
+        """The value judged against the unit's target (``models.judging.judge``)."""
+        return judge(self.value.value, self.target, self.kpi.direction)
 
     @property
     def rows(self) -> int:
@@ -135,6 +145,7 @@ def load_page(
     )
     lineage = reads.lineage(cache, connect, kpi, now)
     reviews = page_reviews(cache, connect, kpi, unit, period, now)
+    targets = kpi_targets(cache, connect, [kpi], unit, period, now)
     # Taken in the order the page used to read them: a refusal (too many buckets) comes first.
     current_series = series.get()
     previous_series = previous.get()
@@ -154,4 +165,5 @@ def load_page(
         badges={source_id: grade_source(f, now) for source_id, f in found.items()},
         badge=kpi_badge(kpi.source_ids, found, now),
         reviews=tuple(reviews.get()),
+        target=targets.get()[0],
     )
