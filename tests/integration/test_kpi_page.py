@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,8 +24,10 @@ from dashboard.auth.policy import SignedInUser
 from ingest.demo.catalog import ROLES
 from models.accounts import UserSpec, create_user, upsert_role
 from models.contracts import Contract
+from models.enums import TargetGrain
 from models.queries.principals import load_account
 from models.settings import Settings
+from models.targets import TargetPlanSpec, apply_target_plans
 from models.writes import EventRow, write_events
 
 from .auth_support import ACTOR, PASSWORD, FakeClock, page_request, sign_in
@@ -103,6 +106,17 @@ def _insert_catalog(engine: Engine) -> None:
                 {"k": key, "n": name, "f": formula, "t": target, "d": description},
             )
         connection.execute(text("SELECT setval('org_units_id_seq', 10)"))
+    # ACME's yearly revenue plan: 500 EUR a day, so 3,500 EUR over the last 7 days.
+    plans = [
+        TargetPlanSpec("revenue", "acme", TargetGrain.YEAR, f"FY{year}", 500.0 * days)
+        for year, days in ((NOW.year - 1, _days(NOW.year - 1)), (NOW.year, _days(NOW.year)))
+    ]
+    with Session(engine) as session, session.begin():
+        apply_target_plans(session, ACTOR, plans, fiscal_start_month=1)
+
+
+def _days(year: int) -> int:
+    return (dt.date(year + 1, 1, 1) - dt.date(year, 1, 1)).days
 
 
 def _insert_users(engine: Engine) -> dict[str, int]:
@@ -191,11 +205,15 @@ def test_the_page_shows_value_summary_trend_breakdown_and_lineage(world: World) 
         page = kpi_view({"kpi": "revenue", "unit": None})
     text_ = dump(page)
     summary = find(page, "kpi-summary").children
-    assert summary == (
+    # The 7 days end at the current minute's end: the pro-rated target is 3,500 EUR and at
+    # most a minute's 0.35 EUR more.
+    before, target, after = re.fullmatch(r"(.*) of ([0-9,.]+) EUR (\(.*)", summary).groups()
+    assert before == (
         "Revenue is up 105.0 % on the previous 7 days at 410.00 EUR, led by UNIT2 "
-        "(an improvement). At 58.57 EUR a day it misses its daily target of 500.00 EUR. "
-        "Data is fresh and complete."
+        "(an improvement). It misses its target"
     )
+    assert 3500.0 <= float(target.replace(",", "")) <= 3500.35
+    assert after == "(ACME's own yearly plan, pro-rated). Data is fresh and complete."
     trend = find(page, "kpi-breakdown-graph")
     assert trend is not None
     assert "This period" in text_
