@@ -102,7 +102,9 @@ def _share(
     window = ReadPiece(ROLLUPS[Granularity.DAY].name, start.replace(year=start.year - 1), start)
     whole = _kpi_value(connection, kpi, *parent, window)
     part = _kpi_value(connection, kpi, *child, window)
-    if whole is None or part is None or whole <= 0 or part < 0:
+    # No value (or nothing) for the child, as for the parent, is no history: a new unit would
+    # otherwise get a target of 0, which every value meets.
+    if whole is None or part is None or whole <= 0 or part <= 0:
         return None
     return part / whole
 
