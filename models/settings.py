@@ -242,6 +242,8 @@ class Settings(BaseSettings):
     """Socket timeout of the cache's Redis calls: past it the answer is computed instead."""
     live_poll_ms: int = Field(default=5000, ge=0, validation_alias="NORTHSTAR_LIVE_POLL_MS")
     """How often open pages check the data versions for new data; 0 turns live refresh off."""
+
+    # Target plans (models/targets.py, docs/targets.md).
     fiscal_year_start_month: int = Field(
         default=1, ge=1, le=12, validation_alias="NORTHSTAR_FISCAL_YEAR_START_MONTH"
     )

@@ -16,8 +16,6 @@ from models.enums import Direction
 from models.judging import Judgement, Status
 from models.queries.quality import Badge, QualityLevel
 
-__all__ = ["Status", "TileData", "tile", "tile_grid"]
-
 NO_VALUE = "—"
 HIDDEN: dict[str, Any] = {"aria-hidden": "true"}
 """Keeps an icon that repeats the text away from screen readers."""

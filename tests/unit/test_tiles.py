@@ -10,10 +10,10 @@ from dash.development.base_component import Component
 
 from dashboard import summary
 from dashboard.components import selectors, tiles
-from dashboard.components.tiles import Status, TileData
+from dashboard.components.tiles import TileData
 from dashboard.figures.sparkline import sparkline
 from models.enums import Direction, OrgLevel
-from models.judging import Judgement
+from models.judging import Judgement, Status
 from models.queries.quality import (
     Badge,
     QualityLevel,

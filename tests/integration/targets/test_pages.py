@@ -17,9 +17,10 @@ from dashboard.cache.answers import CallCache
 from dashboard.components import kpi_head
 from dashboard.components.kpi_data import KpiRequest, load_page
 from dashboard.components.selectors import PERIODS
-from dashboard.components.tiles import Status, TileData
+from dashboard.components.tiles import TileData
 from dashboard.summary import PeriodChoice
 from models.enums import TargetAllocation, TargetGrain
+from models.judging import Status
 from models.queries.common import DEFAULT_LIMITS
 from models.queries.kpis import load_kpis
 from models.queries.scope import resolve_unit
