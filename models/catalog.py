@@ -70,6 +70,10 @@ class KpiSpec:
     default_granularity: Granularity = Granularity.HOUR
     levels: tuple[OrgLevel, ...] = tuple(OrgLevel)
     description: str = ""
+    target_warn_pct: float | None = None
+    """Default warning level of the KPI's target plans, in % of the target."""
+    target_crit_pct: float | None = None
+    """Default critical level of the KPI's target plans, in % of the target."""
 
 
 def metric_key(source_key: str, measure: str | None) -> str:
@@ -304,6 +308,8 @@ def upsert_kpi(
         "target": spec.target,
         "warn_threshold": spec.warn_threshold,
         "crit_threshold": spec.crit_threshold,
+        "target_warn_pct": spec.target_warn_pct,
+        "target_crit_pct": spec.target_crit_pct,
         "default_granularity": spec.default_granularity,
         "levels": list(spec.levels),
     }

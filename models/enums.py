@@ -57,3 +57,19 @@ class Outcome(StrEnum):
     DENIED = "denied"
     ERROR = "error"
     THROTTLED = "throttled"
+
+
+class TargetGrain(StrEnum):
+    """The period a target plan's value covers (``docs/targets.md``)."""
+
+    MONTH = "month"
+    QUARTER = "quarter"
+    YEAR = "year"
+
+
+class TargetAllocation(StrEnum):
+    """How a plan's value passes to the child units that have no plan of their own."""
+
+    EXPLICIT = "explicit"
+    EQUAL = "equal"
+    SHARE = "share"

@@ -28,8 +28,14 @@ class Kpi(Base):
         value_enum(Direction, "direction"), server_default="higher_is_better"
     )
     target: Mapped[float | None]
+    """The single target of before target plans; kept, no longer judged by (see
+    ``models.targets`` and migration 0013)."""
     warn_threshold: Mapped[float | None]
     crit_threshold: Mapped[float | None]
+    target_warn_pct: Mapped[float | None]
+    """The default warning level of the KPI's target plans, in % of the target."""
+    target_crit_pct: Mapped[float | None]
+    """The default critical level of the KPI's target plans, in % of the target."""
     default_granularity: Mapped[Granularity] = mapped_column(
         value_enum(Granularity, "granularity"), server_default="hour"
     )

@@ -243,6 +243,12 @@ class Settings(BaseSettings):
     live_poll_ms: int = Field(default=5000, ge=0, validation_alias="NORTHSTAR_LIVE_POLL_MS")
     """How often open pages check the data versions for new data; 0 turns live refresh off."""
 
+    # Target plans (models/targets.py, docs/targets.md).
+    fiscal_year_start_month: int = Field(
+        default=1, ge=1, le=12, validation_alias="NORTHSTAR_FISCAL_YEAR_START_MONTH"
+    )
+    """The month (1-12) fiscal years start in: target plans' quarters and years follow it."""
+
     # Data-quality checks, incidents and escalation (ingest/quality, docs/quality.md).
     dq_settle_s: int = Field(default=120, ge=0, validation_alias="NORTHSTAR_DQ_SETTLE_S")
     """How long after a 15-minute window closes it is judged (late events still arrive)."""

@@ -15,6 +15,7 @@ from dashboard.alerts.review_marks import ReviewNote, page_reviews
 from dashboard.cache import CallCache, catalog, reads
 from dashboard.cache.answers import Answer
 from dashboard.cache.lazy import Connect
+from dashboard.cache.targets import kpi_targets
 from dashboard.executive.summary import (
     PeriodChoice,
     auto_granularity,
@@ -24,12 +25,14 @@ from dashboard.executive.summary import (
     period_for,
 )
 from models.enums import Granularity
+from models.judging import Judgement, judge
 from models.queries.common import Period, QueryLimits
 from models.queries.executive.definitions import KpiDefinition, UnknownKpi
 from models.queries.executive.numbers import KpiBreakdown, KpiSeries, KpiValue
 from models.queries.scope import Unit
 from models.queries.steward.lineage import KpiLineage
 from models.queries.steward.quality import Badge, grade_source, kpi_badge
+from models.target_rules import Target, TargetBasis
 
 NO_SUCH_KPI = "there is no KPI with that key"
 
@@ -61,6 +64,13 @@ class KpiPageData(NamedTuple):
     """The KPI's badge: the worst of its sources'."""
     reviews: tuple[ReviewNote, ...] = ()
     """Open reviews and decisions since the period's start (``components.review_marks``)."""
+    target: Target = Target(None, TargetBasis.NONE, "no target")
+    """The unit's own target for the period (``models.queries.targets``)."""
+
+    @property
+    def judgement(self) -> Judgement:
+        """The value judged against the unit's target (``models.judging.judge``)."""
+        return judge(self.value.value, self.target, self.kpi.direction)
 
     @property
     def rows(self) -> int:
@@ -131,6 +141,7 @@ def load_page(
     )
     lineage = reads.lineage(cache, connect, kpi, now)
     reviews = page_reviews(cache, connect, kpi, unit, period, now)
+    targets = kpi_targets(cache, connect, [kpi], unit, period, now)
     # Taken in the order the page used to read them: a refusal (too many buckets) comes first.
     current_series = series.get()
     previous_series = previous.get()
@@ -150,4 +161,5 @@ def load_page(
         badges={source_id: grade_source(f, now) for source_id, f in found.items()},
         badge=kpi_badge(kpi.source_ids, found, now),
         reviews=tuple(reviews.get()),
+        target=targets.get()[0],
     )

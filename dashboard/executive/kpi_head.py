@@ -25,6 +25,7 @@ SUMMARY_ID = "kpi-summary"
 def page_summary(data: KpiPageData, choice: PeriodChoice, now: dt.datetime) -> str:
     """The generated sentence about the value, its change, the target and the data."""
     before = {row.unit.id: row.value for row in data.previous_breakdown.rows}
+    judged = data.judgement
     return summarize(
         SummaryInput(
             kpi_name=data.kpi.name,
@@ -34,8 +35,9 @@ def page_summary(data: KpiPageData, choice: PeriodChoice, now: dt.datetime) -> s
             previous_label=PREVIOUS_LABELS[choice],
             fmt=data.kpi.format,
             unit=data.kpi.unit,
-            target=data.kpi.target,
-            period_length=data.period.length if data.kpi.formula.is_additive else None,
+            target=judged.target,
+            target_text=judged.explanation,
+            status=judged.status,
             children=[
                 UnitChange(row.unit.name, row.value, before.get(row.unit.id))
                 for row in data.breakdown.rows

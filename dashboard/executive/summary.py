@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from models.enums import Direction, Granularity
+from models.judging import Status
 from models.queries.common import Period
 
 
@@ -127,12 +128,14 @@ class SummaryInput:
     fmt: str = ",.2f"
     unit: str = ""
     target: float | None = None
+    """The unit's own target for the period (already pro-rated), None when it has none."""
+    target_text: str = ""
+    """Where the target comes from, or why there is none (``models.target_rules.Target``)."""
+    status: Status | None = None
+    """The value judged against the target (``models.judging.judge``)."""
     children: Sequence[UnitChange] = ()
     late_sources: Sequence[str] | None = None
     """Names of sources behind their freshness SLA; None when freshness is unknown."""
-    period_length: dt.timedelta | None = None
-    """Set for additive KPIs (sums, counts), whose targets are daily figures: the value is
-    then compared with the target as a rate per day, as the Overview's status does."""
     quality_reasons: Sequence[str] | None = None
     """The data-quality badge's reasons (empty when ok); when given, it replaces
     ``late_sources`` as what the summary says about the data."""
@@ -180,18 +183,16 @@ def _trend_sentence(data: SummaryInput) -> str:
 
 
 def _target_sentence(data: SummaryInput) -> str | None:
-    if data.target is None or data.value is None:
+    if data.value is None or data.status is None:
         return None
-    target = format_value(data.target, data.fmt, data.unit)
-    value = data.value
-    if data.period_length is not None:
-        value = data.value * (dt.timedelta(days=1) / data.period_length)
-    higher = data.direction is Direction.HIGHER_IS_BETTER
-    word = "meets" if (value >= data.target if higher else value <= data.target) else "misses"
-    if data.period_length is None:
-        return f"It {word} its target of {target}."
-    rate = format_value(value, data.fmt, data.unit)
-    return f"At {rate} a day it {word} its daily target of {target}."
+    if data.target is None:
+        return f"It has no target here: {data.target_text}." if data.target_text else None
+    target = f"{format_value(data.target, data.fmt, data.unit)} ({data.target_text})"
+    if data.status is Status.ON_TARGET:
+        return f"It meets its target of {target}."
+    if data.status is Status.CRITICAL:
+        return f"It misses its target of {target}, past the critical level."
+    return f"It misses its target of {target}."
 
 
 def _freshness_sentence(

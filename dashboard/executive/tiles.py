@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -14,20 +13,12 @@ from dash import dcc, html
 
 from dashboard.executive.figures.sparkline import sparkline
 from models.enums import Direction
+from models.judging import Judgement, Status
 from models.queries.steward.quality import Badge, QualityLevel
 
 NO_VALUE = "—"
 HIDDEN: dict[str, Any] = {"aria-hidden": "true"}
 """Keeps an icon that repeats the text away from screen readers."""
-DAY = dt.timedelta(days=1)
-
-
-class Status(StrEnum):
-    ON_TARGET = "on target"
-    WARNING = "warning"
-    CRITICAL = "critical"
-    NO_TARGET = "no target"
-    NO_DATA = "no data"
 
 
 # Text, icon and colour: the status reads without colour (docs/dashboard.md, Overview).
@@ -43,14 +34,6 @@ QUALITY_LOOK = {
     QualityLevel.WARNING: ("▲", "warning", "Data warning"),
     QualityLevel.FAILING: ("■", "danger", "Data failing"),
 }
-
-
-@dataclass(frozen=True, slots=True)
-class Thresholds:
-    direction: Direction
-    target: float | None
-    warn: float | None
-    crit: float | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,12 +55,17 @@ class TileData:
     previous: float | None
     unit: str
     format: str
-    thresholds: Thresholds
-    status: Status
+    direction: Direction
+    judgement: Judgement
+    """The status against the unit's own target for the period (``models.judging.judge``)."""
     times: tuple[dt.datetime, ...]
     values: tuple[float | None, ...]
     badge: Badge
     href: str
+
+    @property
+    def status(self) -> Status:
+        return self.judgement.status
 
 
 def format_value(value: float | None, fmt: str, unit: str) -> str:
@@ -105,31 +93,6 @@ def change(value: float | None, previous: float | None, direction: Direction) ->
     return Change(arrow, f"{diff / abs(previous):+.1%}".replace("%", " %"), good)
 
 
-def comparable_value(value: float | None, additive: bool, length: dt.timedelta) -> float | None:
-    """The value compared with target and thresholds: additive KPIs (sums, counts) as a
-    rate per day, since their targets are daily; other KPIs (ratios, averages) as they are.
-    """
-    if value is None or not additive:
-        return value
-    return value * (DAY / length)
-
-
-def kpi_status(value: float | None, limits: Thresholds) -> Status:
-    """Critical past the critical threshold, warning past the warning one, else on target."""
-    if value is None:
-        return Status.NO_DATA
-    sign = 1.0 if limits.direction is Direction.HIGHER_IS_BETTER else -1.0
-    if limits.crit is not None and sign * value < sign * limits.crit:
-        return Status.CRITICAL
-    if limits.warn is not None and sign * value < sign * limits.warn:
-        return Status.WARNING
-    if limits.target is not None:
-        return Status.ON_TARGET if sign * value >= sign * limits.target else Status.WARNING
-    if limits.warn is None and limits.crit is None:
-        return Status.NO_TARGET
-    return Status.ON_TARGET
-
-
 def kpi_href(kpi_key: str, unit_key: str, period_key: str) -> str:
     """The KPI page of this KPI, unit and period."""
     query = urlencode({"unit": unit_key, "period": period_key})
@@ -146,6 +109,16 @@ def status_line(status: Status) -> html.Span:
         [html.Span(icon, **HIDDEN), f" {status.value.capitalize()}"],
         className=f"badge text-bg-{color} tile-status",
     )
+
+
+def target_line(judgement: Judgement, fmt: str, unit: str) -> html.Div:
+    """Which target the status was judged against and where it comes from, or why there is
+    none: e.g. "Target 12,400 EUR (EMEA's own monthly plan, pro-rated)"."""
+    if judgement.target is None:
+        text = f"No target: {judgement.explanation}"
+    else:
+        text = f"Target {format_value(judgement.target, fmt, unit)} ({judgement.explanation})"
+    return html.Div(text, className="text-secondary small tile-target")
 
 
 def quality_badge(badge: Badge, tile_key: str) -> html.Span:
@@ -185,7 +158,7 @@ def change_line(moved: Change) -> html.Div:
 
 def tile(data: TileData) -> dbc.Card:
     """One KPI tile, linking to the KPI's page."""
-    moved = change(data.value, data.previous, data.thresholds.direction)
+    moved = change(data.value, data.previous, data.direction)
     graph = dcc.Graph(
         figure=sparkline(data.times, data.values),
         config={"displayModeBar": False, "staticPlot": True},
@@ -208,6 +181,7 @@ def tile(data: TileData) -> dbc.Card:
         change_line(moved),
         graph,
         status_line(data.status),
+        target_line(data.judgement, data.format, data.unit),
     ]
     return dbc.Card(dbc.CardBody(body), className="h-100 shadow-sm kpi-tile", id=f"tile-{data.key}")
 

@@ -185,8 +185,8 @@ KPIS = (
     KpiSpec(
         key="revenue",
         name="Revenue",
-        description="Value of orders placed. Target, warning and critical are per day for the "
-        "whole group.",
+        description="Value of orders placed. Targets are monthly plans per region and country "
+        "(docs/targets.md).",
         formula="sum(orders.amount)",
         owner_unit_key=COMPANY_KEY,
         unit="EUR",
@@ -195,11 +195,13 @@ KPIS = (
         target=38_000.0,
         warn_threshold=33_000.0,
         crit_threshold=29_000.0,
+        target_warn_pct=87.0,
+        target_crit_pct=76.0,
     ),
     KpiSpec(
         key="orders",
         name="Orders",
-        description="Number of orders placed, per day for the whole group.",
+        description="Number of orders placed.",
         formula="count(orders)",
         owner_unit_key=COMPANY_KEY,
         unit="orders",
@@ -208,6 +210,8 @@ KPIS = (
         target=450.0,
         warn_threshold=390.0,
         crit_threshold=340.0,
+        target_warn_pct=87.0,
+        target_crit_pct=76.0,
     ),
     KpiSpec(
         key="average_order_value",
@@ -221,6 +225,8 @@ KPIS = (
         target=85.0,
         warn_threshold=78.0,
         crit_threshold=72.0,
+        target_warn_pct=92.0,
+        target_crit_pct=85.0,
     ),
     KpiSpec(
         key="conversion_rate",
@@ -234,6 +240,8 @@ KPIS = (
         target=3.6,
         warn_threshold=3.2,
         crit_threshold=2.8,
+        target_warn_pct=89.0,
+        target_crit_pct=78.0,
     ),
     KpiSpec(
         key="support_resolution_time",
@@ -247,6 +255,8 @@ KPIS = (
         target=240.0,
         warn_threshold=300.0,
         crit_threshold=360.0,
+        target_warn_pct=125.0,
+        target_crit_pct=150.0,
     ),
     KpiSpec(
         key="ticket_reopen_rate",
@@ -260,6 +270,8 @@ KPIS = (
         target=5.0,
         warn_threshold=8.0,
         crit_threshold=12.0,
+        target_warn_pct=160.0,
+        target_crit_pct=240.0,
     ),
     KpiSpec(
         key="marketing_roi",
@@ -273,6 +285,8 @@ KPIS = (
         target=6.0,
         warn_threshold=5.0,
         crit_threshold=4.0,
+        target_warn_pct=83.0,
+        target_crit_pct=67.0,
         default_granularity=Granularity.DAY,
     ),
 )

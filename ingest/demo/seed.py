@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from ingest.demo import catalog
+from ingest.demo.targets import demo_target_plans
 from models.accounts import UserSpec, create_user, find_user, upsert_role
 from models.alerts import rules
 from models.audit import Actor
@@ -21,6 +22,7 @@ from models.catalog import upsert_kpi, upsert_org_unit, upsert_source
 from models.org import OrgUnit
 from models.permissions import ROLE_PERMISSIONS, Principal
 from models.settings import Settings
+from models.targets import apply_target_plans
 from models.users import User
 
 SEED_ACTOR = Actor("system:demo-seed")
@@ -128,7 +130,8 @@ def _ensure_alert_rules(session: Session, units: Sequence[OrgUnit]) -> int:
 
 
 def seed_demo(engine: Engine, settings: Settings) -> SeedReport:
-    """Create or update the demo catalogue, and the demo accounts when demo mode is on.
+    """Create or update the demo catalogue (target plans of the current year included), and
+    the demo accounts when demo mode is on.
 
     Everything runs in one transaction. Existing accounts, and their passwords, are kept; new
     accounts' passwords are written to ``<data_dir>/demo-credentials.txt`` before committing.
@@ -140,6 +143,12 @@ def seed_demo(engine: Engine, settings: Settings) -> SeedReport:
         steward: User | None = find_user(session, catalog.STEWARD_EMAIL)
         sources = [upsert_source(session, s, SEED_ACTOR, steward=steward) for s in catalog.SOURCES]
         kpis = [upsert_kpi(session, k, SEED_ACTOR, steward=steward) for k in catalog.KPIS]
+        apply_target_plans(
+            session,
+            SEED_ACTOR,
+            demo_target_plans(dt.datetime.now(dt.UTC).date()),
+            fiscal_start_month=settings.fiscal_year_start_month,
+        )
         if settings.demo_mode:
             session.flush()
             _ensure_alert_rules(session, units)

@@ -40,15 +40,16 @@ def references(
     """The target and threshold lines that are set, in that order.
 
     Args:
-        scale: for additive KPIs, whose targets are daily figures, the bucket's share of a
-            day (1/24 for hours): the lines are then drawn per bucket and say so.
+        scale: for additive KPIs (sums, counts), whose target is for the whole period, the
+            bucket's share of the period (1/24 for hours of a day): the lines are then drawn
+            per bucket and say so.
     """
     lines = [
         ("Target", target, TARGET_COLOR, "dot"),
         ("Warning", warn, WARN_COLOR, "dashdot"),
         ("Critical", crit, CRIT_COLOR, "dashdot"),
     ]
-    suffix = " (daily, per bucket)" if scale is not None else ""
+    suffix = " (per bucket)" if scale is not None else ""
     factor = scale if scale is not None else 1.0
     return tuple(Reference(n + suffix, v * factor, c, d) for n, v, c, d in lines if v is not None)
 

@@ -55,7 +55,6 @@ BREAKDOWN_ID = "kpi-breakdown"
 BREAKDOWN_GRAPH_ID = "kpi-breakdown-graph"
 NAVIGATE_ID = "kpi-navigate"
 LIVE = live.LiveIds.for_page(PAGE)
-DAY = dt.timedelta(days=1)
 
 
 class KpiOutputs(NamedTuple):
@@ -83,17 +82,19 @@ def trend_view(data: KpiPageData, request: KpiRequest) -> str:
 
 def trend(data: KpiPageData, view: str) -> Figure:
     """The trend figure; its ``uirevision`` is the view digest."""
-    kpi = data.kpi
+    kpi, judged = data.kpi, data.judgement
     figure = trend_figure(
         data.series,
         data.previous_series,
         title=f"{kpi.name} over time",
         unit=kpi.unit,
         lines=references(
-            kpi.target,
-            kpi.warn_threshold,
-            kpi.crit_threshold,
-            scale=BUCKET_WIDTH[data.granularity] / DAY if kpi.formula.is_additive else None,
+            judged.target,
+            judged.warn,
+            judged.crit,
+            scale=BUCKET_WIDTH[data.granularity] / data.period.length
+            if kpi.formula.is_additive
+            else None,
         ),
         uirevision=view,
     )

@@ -22,6 +22,7 @@ from dashboard.auth.policy import (
 )
 from dashboard.cache import CallCache, call_cache, catalog, reads
 from dashboard.cache.lazy import Connect, lazy_connection
+from dashboard.cache.targets import kpi_targets
 from dashboard.executive.selectors import (
     DEFAULT_PERIOD,
     PERIODS,
@@ -31,22 +32,16 @@ from dashboard.executive.selectors import (
     period_selector,
     scope_selector,
 )
-from dashboard.executive.tiles import (
-    Thresholds,
-    TileData,
-    comparable_value,
-    kpi_href,
-    kpi_status,
-    tile_grid,
-)
+from dashboard.executive.tiles import TileData, kpi_href, tile_grid
 from dashboard.shell import live
 from models.enums import OrgLevel
+from models.judging import judge
 from models.permissions import AccessDenied, Permission, Principal
-from models.queries.common import Period
 from models.queries.executive.definitions import KpiDefinition
 from models.queries.executive.numbers import KpiValue
 from models.queries.scope import Unit, child_units, root_units
 from models.queries.steward.quality import Badge, kpi_badge
+from models.target_rules import Target
 
 dash.register_page(__name__, path="/", name="Overview", title="Northstar · Overview")  # type: ignore[no-untyped-call]
 
@@ -125,10 +120,8 @@ def _tile(
     badge: Badge,
     unit: Unit,
     choice: PeriodChoice,
-    period: Period,
+    target: Target,
 ) -> TileData:
-    limits = Thresholds(kpi.direction, kpi.target, kpi.warn_threshold, kpi.crit_threshold)
-    compared = comparable_value(value.value, kpi.formula.is_additive, period.length)
     return TileData(
         key=kpi.key,
         name=kpi.name,
@@ -136,8 +129,8 @@ def _tile(
         previous=value.previous_value,
         unit=kpi.unit,
         format=kpi.format,
-        thresholds=limits,
-        status=kpi_status(compared, limits),
+        direction=kpi.direction,
+        judgement=judge(value.value, target, kpi.direction),
         times=series[0],
         values=series[1],
         badge=badge,
@@ -155,8 +148,9 @@ def overview_tiles(
 ) -> list[TileData]:
     """The tiles of ``kpis`` for ``unit`` over the period ``choice`` means at ``now``.
 
-    The numbers and source facts come through the answer cache (``dashboard.cache``), all
-    looked up at once; the statuses and badges are computed from them with the exact ``now``.
+    The numbers, targets and source facts come through the answer cache (``dashboard.cache``),
+    all looked up at once; the statuses and badges are computed from them with the exact
+    ``now``. Each KPI is judged against the unit's own target for the period.
     """
     if not kpis:
         return []
@@ -164,13 +158,15 @@ def overview_tiles(
     series = reads.kpi_series_set(cache, connect, kpis, unit, period, choice.granularity, now=now)
     previous = reads.kpi_totals(cache, connect, kpis, unit, period.previous, now=now)
     facts = reads.sources_facts(cache, connect, {s for k in kpis for s in k.source_ids}, now)
+    targets = kpi_targets(cache, connect, kpis, unit, period, now)
     found = facts.get()
     tiles = []
-    for kpi, answer, before in zip(kpis, series.get(), previous.get(), strict=True):
+    rows = zip(kpis, series.get(), previous.get(), targets.get(), strict=True)
+    for kpi, answer, before, target in rows:
         value = KpiValue(kpi.key, unit, period, answer.total, period.previous, before)
         xy = (tuple(p.start for p in answer.points), tuple(p.value for p in answer.points))
         badge = kpi_badge(kpi.source_ids, found, now)
-        tiles.append(_tile(kpi, value, xy, badge, unit, choice, period))
+        tiles.append(_tile(kpi, value, xy, badge, unit, choice, target))
     return tiles
 
 

@@ -28,8 +28,10 @@ from integration.auth_support import ACTOR, PASSWORD, FakeClock, sign_in
 from integration.factories import insert_unit, make_catalog
 from models.accounts import UserSpec, create_user, upsert_role
 from models.contracts import Contract
+from models.enums import TargetGrain
 from models.queries.principals import load_account
 from models.settings import Settings
+from models.targets import TargetPlanSpec, apply_target_plans
 from models.writes import EventRow, write_events
 
 GLOBAL = "grace@example.com"
@@ -105,6 +107,17 @@ def _insert_catalog(engine: Engine) -> None:
                 {"k": key, "n": name, "f": formula, "t": target, "d": description},
             )
         connection.execute(text("SELECT setval('org_units_id_seq', 10)"))
+    # ACME's yearly revenue plan: 500 EUR a day, so 3,500 EUR over the last 7 days.
+    plans = [
+        TargetPlanSpec("revenue", "acme", TargetGrain.YEAR, f"FY{year}", 500.0 * days)
+        for year, days in ((NOW.year - 1, _days(NOW.year - 1)), (NOW.year, _days(NOW.year)))
+    ]
+    with Session(engine) as session, session.begin():
+        apply_target_plans(session, ACTOR, plans, fiscal_start_month=1)
+
+
+def _days(year: int) -> int:
+    return (dt.date(year + 1, 1, 1) - dt.date(year, 1, 1)).days
 
 
 def _insert_users(engine: Engine) -> dict[str, int]:

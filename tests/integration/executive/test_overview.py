@@ -32,11 +32,12 @@ from models.catalog import (
     upsert_org_unit,
     upsert_source,
 )
-from models.enums import Direction, OrgLevel
+from models.enums import Direction, OrgLevel, TargetGrain
 from models.logs import AccessLog
 from models.quarantine import QuarantinedRecord
 from models.queries.principals import load_account
 from models.settings import Settings
+from models.targets import TargetPlanSpec, apply_target_plans
 from models.writes import EventRow, write_events
 
 ACTOR = Actor("system:tests")
@@ -44,8 +45,9 @@ GLOBAL, REGIONAL, STEWARD = "grace@example.com", "elena@example.com", "sam@examp
 MINUTE = dt.timedelta(minutes=1)
 UPDATE = "/_dash-update-component"
 KPIS = (
-    # Additive KPIs are compared per day: 700 EUR in an hour is 16,800 a day (on target);
-    # 5 orders in an hour are 120 a day (warning); conversion 16.7 % is critical.
+    # The group's yearly plans (PLANS) are pro-rated to the hour for additive KPIs: 700 EUR in
+    # an hour against 625 (15,000 a day) is on target; 5 orders against 8.3 (200 a day, warning
+    # below 75 %) a warning; conversion 16.7 % against 30 (critical below 67 %) is critical.
     KpiSpec("revenue", "Revenue", "sum(orders.amount)", "group", "EUR", ",.0f",
             Direction.HIGHER_IS_BETTER, 15_000.0, 10_000.0, 5_000.0),
     KpiSpec("orders", "Orders", "count(orders)", "group", "orders", ",.0f",
@@ -87,6 +89,17 @@ class World:
         versions.bump(services.redis, written.changed_metric_ids)
 
 
+def plans(year: int) -> list[TargetPlanSpec]:
+    """The group's yearly plans: the daily figures of the comment on KPIS, for a year."""
+    days = (dt.date(year + 1, 1, 1) - dt.date(year, 1, 1)).days
+    per_year = {"revenue": (15_000.0 * days, 66.67, 33.33), "orders": (200.0 * days, 75.0, 50.0),
+                "conversion": (30.0, 83.33, 66.67)}  # fmt: skip
+    return [
+        TargetPlanSpec(key, "group", TargetGrain.YEAR, f"FY{year}", value, warn_pct=w, crit_pct=c)
+        for key, (value, w, c) in per_year.items()
+    ]
+
+
 def seed(db: Engine) -> tuple[dict[str, int], dict[str, int], dict[str, int]]:
     """Group → EMEA (Germany) and Americas (US); orders and web sessions; four KPIs; users."""
     with Session(db) as session, session.begin():
@@ -96,6 +109,8 @@ def seed(db: Engine) -> tuple[dict[str, int], dict[str, int], dict[str, int]]:
             upsert_source(session, source, ACTOR)
         for kpi in KPIS:
             upsert_kpi(session, kpi, ACTOR)
+        year = dt.datetime.now(dt.UTC).year
+        apply_target_plans(session, ACTOR, plans(year - 1) + plans(year), fiscal_start_month=1)
         for role in ROLES:
             upsert_role(session, role, ACTOR)
         specs = [

@@ -19,6 +19,7 @@ from dashboard.executive.summary import (
     summarize,
 )
 from models.enums import Direction, Granularity
+from models.judging import Status
 
 NOW = dt.datetime(2026, 3, 4, 15, 27, 41, tzinfo=dt.UTC)
 HIGHER, LOWER = Direction.HIGHER_IS_BETTER, Direction.LOWER_IS_BETTER
@@ -62,18 +63,30 @@ def test_tiny_changes_are_flat() -> None:
     assert text == "Revenue is flat on the previous 7 days at 100.01 EUR."
 
 
-def test_target_and_late_sources_are_mentioned() -> None:
-    text = summarize(_input(90.0, 80.0, target=100.0, late_sources=["Orders", "Refunds"]))
-    assert "It misses its target of 100.00 EUR." in text
+OWN = "EMEA's own monthly plan, pro-rated"
+
+
+def test_the_target_its_origin_and_late_sources_are_mentioned() -> None:
+    text = summarize(
+        _input(90.0, 80.0, target=100.0, target_text=OWN, status=Status.WARNING,
+               late_sources=["Orders", "Refunds"])
+    )  # fmt: skip
+    assert f"It misses its target of 100.00 EUR ({OWN})." in text
     assert text.endswith("Data from Orders, Refunds is late against its freshness SLA.")
-    met = summarize(_input(30.0, 80.0, target=40.0, direction=LOWER))
-    assert "It meets its target of 40.00 EUR." in met
+    met = summarize(
+        _input(30.0, 80.0, target=40.0, target_text=OWN, status=Status.ON_TARGET, direction=LOWER)
+    )
+    assert f"It meets its target of 40.00 EUR ({OWN})." in met
+    critical = summarize(_input(50.0, 80.0, target=100.0, target_text=OWN, status=Status.CRITICAL))
+    assert "past the critical level" in critical
 
 
-def test_an_additive_kpi_is_compared_with_its_daily_target_as_a_rate_per_day() -> None:
-    week = dt.timedelta(days=7)
-    text = summarize(_input(2100.0, 2000.0, target=400.0, period_length=week))
-    assert "At 300.00 EUR a day it misses its daily target of 400.00 EUR." in text
+def test_a_unit_without_target_says_so_and_why() -> None:
+    why = "EMEA has no plan for March 2026"
+    text = summarize(_input(90.0, 80.0, target_text=why, status=Status.NO_TARGET))
+    assert f"It has no target here: {why}." in text
+    assert "meets" not in text
+    assert "misses" not in text
 
 
 def test_the_quality_badge_replaces_freshness_when_known() -> None:

@@ -10,8 +10,9 @@ from dash.development.base_component import Component
 
 from dashboard.executive import selectors, summary, tiles
 from dashboard.executive.figures.sparkline import sparkline
-from dashboard.executive.tiles import Status, Thresholds, TileData
+from dashboard.executive.tiles import TileData
 from models.enums import Direction, OrgLevel
+from models.judging import Judgement, Status
 from models.queries.scope import Unit
 from models.queries.steward.quality import (
     Badge,
@@ -23,8 +24,7 @@ from models.queries.steward.quality import (
 )
 
 NOW = dt.datetime(2026, 3, 2, 12, 30, 20, tzinfo=dt.UTC)
-HIGHER = Thresholds(Direction.HIGHER_IS_BETTER, target=100.0, warn=90.0, crit=80.0)
-LOWER = Thresholds(Direction.LOWER_IS_BETTER, target=10.0, warn=12.0, crit=15.0)
+PLAN = "EMEA's own monthly plan, pro-rated"
 
 
 def texts(node: Any) -> list[str]:
@@ -48,6 +48,10 @@ def facts(
     return SourceFacts(1, "Orders", sla_s, newest, stored, rejected)
 
 
+def judged(status: Status) -> Judgement:
+    return Judgement(status, 1100.0, 1000.0, 900.0, PLAN)
+
+
 def data(**changes: Any) -> TileData:
     values: dict[str, Any] = {
         "key": "revenue",
@@ -56,8 +60,8 @@ def data(**changes: Any) -> TileData:
         "previous": 1000.0,
         "unit": "EUR",
         "format": ",.0f",
-        "thresholds": HIGHER,
-        "status": Status.ON_TARGET,
+        "direction": Direction.HIGHER_IS_BETTER,
+        "judgement": judged(changes.pop("status", Status.ON_TARGET)),
         "times": (NOW, NOW + dt.timedelta(hours=1)),
         "values": (1.0, 2.0),
         "badge": Badge(QualityLevel.OK, ()),
@@ -87,31 +91,19 @@ def test_change_arrow_and_colour_follow_the_kpis_direction() -> None:
     assert tiles.change(5.0, 0.0, Direction.HIGHER_IS_BETTER).text == "new"
 
 
-@pytest.mark.parametrize(
-    ("value", "limits", "status"),
-    [
-        (105.0, HIGHER, Status.ON_TARGET),
-        (95.0, HIGHER, Status.WARNING),  # below target, above the warning threshold
-        (85.0, HIGHER, Status.WARNING),
-        (70.0, HIGHER, Status.CRITICAL),
-        (9.0, LOWER, Status.ON_TARGET),
-        (13.0, LOWER, Status.WARNING),
-        (16.0, LOWER, Status.CRITICAL),
-        (None, HIGHER, Status.NO_DATA),
-        (5.0, Thresholds(Direction.HIGHER_IS_BETTER, None, None, None), Status.NO_TARGET),
-    ],
-)
-def test_status_against_target_and_thresholds(
-    value: float | None, limits: Thresholds, status: Status
-) -> None:
-    assert tiles.kpi_status(value, limits) is status
+def test_a_tile_says_which_target_it_was_judged_against() -> None:
+    shown = " ".join(texts(tiles.tile(data())))
+    assert f"Target 1,100 EUR ({PLAN})" in shown
 
 
-def test_additive_kpis_are_compared_as_a_daily_rate() -> None:
-    week = dt.timedelta(days=7)
-    assert tiles.comparable_value(700.0, True, week) == pytest.approx(100.0)
-    assert tiles.comparable_value(50.0, True, dt.timedelta(hours=1)) == pytest.approx(1200.0)
-    assert tiles.comparable_value(3.5, False, week) == 3.5
+def test_a_tile_without_target_says_why_and_shows_no_status_colour() -> None:
+    none = Judgement(Status.NO_TARGET, None, None, None, "EMEA has no plan for March 2026")
+    card = tiles.tile(data(judgement=none))
+    shown = " ".join(texts(card))
+    assert "No target: EMEA has no plan for March 2026" in shown
+    assert "No target" in shown
+    assert "On target" not in shown
+    assert "text-bg-secondary" in str(card.to_plotly_json())
 
 
 @pytest.mark.parametrize("status", list(Status))

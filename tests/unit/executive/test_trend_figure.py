@@ -58,11 +58,11 @@ def test_an_empty_series_draws_no_reference_lines() -> None:
     assert [trace["name"] for trace in figure["data"]] == [CURRENT_NAME]
 
 
-def test_daily_targets_of_additive_kpis_are_drawn_per_bucket() -> None:
+def test_period_targets_of_additive_kpis_are_drawn_per_bucket() -> None:
     lines = references(target=2400.0, warn=None, crit=1200.0, scale=1 / 24)
     assert [(line.name, line.value) for line in lines] == [
-        ("Target (daily, per bucket)", 100.0),
-        ("Critical (daily, per bucket)", 50.0),
+        ("Target (per bucket)", 100.0),
+        ("Critical (per bucket)", 50.0),
     ]
 
 
