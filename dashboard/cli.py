@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import click
 from sqlalchemy.exc import OperationalError
 
+from dashboard.commands.catalog import catalog
 from dashboard.commands.common import Runtime
 from dashboard.commands.cron import cron
 from dashboard.commands.db import db
@@ -49,6 +50,7 @@ def cli(ctx: click.Context) -> None:
     ctx.obj = ctx.with_resource(Runtime())
 
 
+cli.add_command(catalog)
 cli.add_command(db)
 cli.add_command(demo)
 cli.add_command(sources)

@@ -5,12 +5,10 @@ from __future__ import annotations
 import datetime as dt
 
 import click
-import redis
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dashboard.commands.common import Runtime
-from ingest.sources_cache import MAX_AGE_S, bump_catalog_version
+from dashboard.commands.common import Runtime, announce_catalog_change
 from models.api_keys import create_key, list_keys, revoke_key
 from models.audit import Actor
 from models.sources import Source, SourceApiKey
@@ -30,21 +28,6 @@ def _source(session: Session, key: str) -> Source:
     return source
 
 
-def _announce_change(runtime: Runtime) -> None:
-    """Make every web process reload its key cache on its next request."""
-    client = redis.Redis.from_url(runtime.settings.redis_url)
-    try:
-        bump_catalog_version(client)
-    except redis.RedisError as exc:
-        click.echo(
-            f"warning: Redis unreachable ({type(exc).__name__}); running web processes see the "
-            f"change within {MAX_AGE_S:.0f} s",
-            err=True,
-        )
-    finally:
-        client.close()
-
-
 @sources.command("create-key")
 @click.argument("source_key")
 @click.option("--label", default="", help="What the key is for, shown in list-keys.")
@@ -61,7 +44,7 @@ def create_key_command(
         expires_at = dt.datetime.now(dt.UTC) + dt.timedelta(days=expires_days)
     with Session(runtime.engine) as session, session.begin():
         plaintext = create_key(session, _source(session, source_key), CLI_ACTOR, label, expires_at)
-    _announce_change(runtime)
+    announce_catalog_change(runtime)
     click.echo(plaintext)
     click.echo(
         "Store this key now: Northstar keeps only its hash and cannot show it again.", err=True
@@ -76,7 +59,7 @@ def revoke_key_command(runtime: Runtime, prefix: str) -> None:
     with Session(runtime.engine) as session, session.begin():
         key = revoke_key(session, prefix, CLI_ACTOR)
         shown, revoked_at = key.prefix, key.revoked_at
-    _announce_change(runtime)
+    announce_catalog_change(runtime)
     click.echo(f"revoked ns_{shown}_… (at {revoked_at:%Y-%m-%d %H:%M:%S} UTC)")
 
 
