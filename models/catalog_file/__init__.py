@@ -44,6 +44,15 @@ _HEADER = (
 )
 
 
+_ORDER = {section.name: index for index, section in enumerate(SECTIONS)}
+
+
+def _position(problem: Problem) -> tuple[str, int, int]:
+    """File order: by file, then section, then entry (problems of one entry stay together)."""
+    where = problem.where
+    return (where.file, _ORDER.get(where.section, -1), -1 if where.index is None else where.index)
+
+
 def read_catalog(paths: Iterable[Path]) -> Document:
     """The merged entries of these files or folders, and the problems found reading them."""
     return read_files(paths, ENTRY_MODELS)
@@ -66,7 +75,7 @@ def plan_catalog(session: Session, document: Document) -> list[Change]:
     for section in SECTIONS:
         problems += section.check(session, document)
     if problems:
-        raise CatalogFileError(problems)
+        raise CatalogFileError(sorted(problems, key=_position))
     return [change for section in SECTIONS for change in section.changes(session, document)]
 
 

@@ -43,6 +43,9 @@ class Document:
 
     entries: dict[str, list[Parsed]] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
+    refused: dict[str, set[str]] = field(default_factory=dict)
+    """Keys of entries refused already, by section: references to them are not reported
+    again as unknown."""
 
     def of(self, section: str, model: type[M]) -> list[tuple[Parsed, M]]:
         """The entries of ``section`` with their typed models."""
@@ -69,12 +72,16 @@ class Document:
             ]
             for section, parsed in self.entries.items()
         }
-        return Document(entries, list(self.problems))
+        return Document(entries, list(self.problems), self.refused)
 
     def only(self, sections: Iterable[str]) -> Document:
         """The same document restricted to some sections."""
         kept = set(sections)
-        return Document({n: e for n, e in self.entries.items() if n in kept}, list(self.problems))
+        entries = {n: e for n, e in self.entries.items() if n in kept}
+        return Document(entries, list(self.problems), self.refused)
+
+    def is_refused(self, section: str, key: str | None) -> bool:
+        return key is not None and key in self.refused.get(section, set())
 
 
 def field_path(loc: Sequence[int | str]) -> str:
@@ -157,6 +164,8 @@ class Reader:
             self.document.problems.extend(problems)
             if parsed is not None:
                 self.document.entries[section].append(parsed)
+            elif where.key is not None:
+                self.document.refused.setdefault(section, set()).add(where.key)
 
 
 def read_files(paths: Iterable[Path], models: Mapping[str, type[BaseModel]]) -> Document:

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from models.audit import Actor
 from models.catalog import metric_ids_by_key, sync_lineage, upsert_by_key
-from models.catalog_file import metrics, units
+from models.catalog_file import metrics, sources, units
 from models.catalog_file.changes import Change, entry_change
 from models.catalog_file.document import Document, Parsed
 from models.catalog_file.lookups import steward_message, unit_ids, user_emails, user_ids
@@ -113,17 +113,32 @@ def check(session: Session, document: Document) -> list[Problem]:
     stewards = user_ids(session, {e.steward for _, e in entries if e.steward})
     problems = []
     for parsed, entry in entries:
-        if entry.owner not in known_units:
+        if entry.owner not in known_units and not document.is_refused(units.NAME, entry.owner):
             problems.append(Problem(parsed.where, "owner", f"unknown org unit {entry.owner!r}"))
         steward = _wanted(parsed, stored.get(parsed.key)).get("steward")
         kept = steward is not None and steward == (stored.get(parsed.key) or {}).get("steward")
         if steward is not None and steward.lower() not in stewards and not kept:
             problems.append(Problem(parsed.where, "steward", steward_message(steward)))
-        try:
-            parse_formula(entry.formula, known_metrics=known_metrics)
-        except FormulaError as exc:
-            problems.append(Problem(parsed.where, "formula", str(exc)))
+        problem = _formula_problem(document, entry.formula, known_metrics)
+        if problem is not None:
+            problems.append(Problem(parsed.where, "formula", problem))
     return problems
+
+
+def _formula_problem(document: Document, formula: str, known: set[str]) -> str | None:
+    """Why the formula cannot be used, unless it only reads metrics of refused sources."""
+    try:
+        parse_formula(formula, known_metrics=known)
+    except FormulaError as exc:
+        try:
+            read = parse_formula(formula).metric_keys
+        except FormulaError:
+            return str(exc)
+        unknown = {key.partition(".")[0] for key in read - known}
+        if all(document.is_refused(sources.NAME, key) for key in unknown):
+            return None
+        return str(exc)
+    return None
 
 
 def changes(session: Session, document: Document) -> list[Change]:

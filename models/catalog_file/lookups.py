@@ -29,7 +29,7 @@ def stored_units(session: Session) -> list[UnitRow]:
         .outerjoin(parent, parent.id == OrgUnit.parent_id)
         .order_by(OrgUnit.id)
     )
-    return [UnitRow(*row) for row in rows.tuples()]
+    return [UnitRow(*row) for row in rows]
 
 
 def user_ids(session: Session, emails: set[str]) -> dict[str, int]:
@@ -42,16 +42,16 @@ def user_ids(session: Session, emails: set[str]) -> dict[str, int]:
             User.is_active.is_(True),
         )
     )
-    return dict(rows.tuples().all())
+    return dict(rows.all())
 
 
 def user_emails(session: Session) -> dict[int, str]:
     """Every user's e-mail by id (exports name stewards by e-mail)."""
-    return dict(session.execute(select(User.id, User.email)).tuples().all())
+    return dict(session.execute(select(User.id, User.email)).all())
 
 
 def unit_ids(session: Session) -> dict[str, int]:
-    return dict(session.execute(select(OrgUnit.key, OrgUnit.id)).tuples().all())
+    return dict(session.execute(select(OrgUnit.key, OrgUnit.id)).all())
 
 
 def steward_message(email: str) -> str:

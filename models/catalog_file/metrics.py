@@ -51,7 +51,7 @@ def current(session: Session) -> dict[str, dict[str, Any]]:
     )
     return {
         key: {"key": key, "name": name, "unit": unit}
-        for key, name, unit, measure, source_key in rows.tuples()
+        for key, name, unit, measure, source_key in rows
         if measure is None or measure in after.get(source_key, ("", ()))[1]
     }
 
@@ -76,7 +76,7 @@ def check(session: Session, document: Document) -> list[Problem]:
     problems = []
     for parsed, _entry in document.of(NAME, MetricEntry):
         source_key, _, measure = parsed.key.partition(".")
-        if parsed.key in stored:
+        if parsed.key in stored or document.is_refused(sources.NAME, source_key):
             continue
         if source_key not in after:
             problem = f"unknown source {source_key!r}"
@@ -108,7 +108,7 @@ def _planned(
 
 def _all_stored(session: Session) -> dict[str, dict[str, Any]]:
     rows = session.execute(select(Metric.key, Metric.name, Metric.unit))
-    return {k: {"key": k, "name": n, "unit": u} for k, n, u in rows.tuples()}
+    return {k: {"key": k, "name": n, "unit": u} for k, n, u in rows}
 
 
 def changes(session: Session, document: Document) -> list[Change]:
@@ -125,7 +125,7 @@ def changes(session: Session, document: Document) -> list[Change]:
 
 def apply(session: Session, document: Document, planned: Sequence[Change], actor: Actor) -> None:
     """Create the metrics of new sources and measures, then set declared names and units."""
-    source_ids = dict(session.execute(select(Source.key, Source.id)).tuples().all())
+    source_ids = dict(session.execute(select(Source.key, Source.id)).all())
     existing = {m.key: m for m in session.scalars(select(Metric))}
     for change in planned:
         if change.section != NAME:

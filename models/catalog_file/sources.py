@@ -199,6 +199,7 @@ def parsed_problem(parsed: Parsed, field: str, message: str) -> Problem:
 
 def _entry_problems(
     session: Session,
+    document: Document,
     parsed: Parsed,
     entry: SourceEntry,
     stored: dict[str, Any] | None,
@@ -206,7 +207,7 @@ def _entry_problems(
     stewards: dict[str, int],
 ) -> list[Problem]:
     problems = []
-    if entry.owner not in known_units:
+    if entry.owner not in known_units and not document.is_refused(units.NAME, entry.owner):
         problems.append(parsed_problem(parsed, "owner", f"unknown org unit {entry.owner!r}"))
     kept = stored is not None and (stored["steward"] or "").lower() == (entry.steward or "").lower()
     if entry.steward is not None and entry.steward.lower() not in stewards and not kept:
@@ -234,7 +235,7 @@ def check(session: Session, document: Document) -> list[Problem]:
         problem
         for parsed, entry in entries
         for problem in _entry_problems(
-            session, parsed, entry, stored.get(parsed.key), known_units, stewards
+            session, document, parsed, entry, stored.get(parsed.key), known_units, stewards
         )
     ]
 

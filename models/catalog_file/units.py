@@ -66,6 +66,8 @@ def check(session: Session, document: Document) -> list[Problem]:
     parents = final_parents(session, document)
     problems = []
     for parsed, entry in document.of(NAME, UnitEntry):
+        if document.is_refused(NAME, entry.parent):
+            continue
         if entry.parent is not None and entry.parent not in parents:
             problems.append(Problem(parsed.where, "parent", f"unknown org unit {entry.parent!r}"))
             continue

@@ -35,7 +35,7 @@ class _Loader(yaml.SafeLoader):
             if isinstance(key, str | int | float | bool) and key in seen:
                 mark = key_node.start_mark
                 raise YamlError(
-                    f"line {mark.line + 1}: {key!r} is written twice in the same mapping"
+                    f"not valid YAML: line {mark.line + 1}: {key!r} is written twice in the same mapping"
                 )
             seen.add(key)
         return super().construct_mapping(node, deep=deep)
