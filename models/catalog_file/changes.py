@@ -132,8 +132,9 @@ def entry_change(
 
 def _field_changes(name: str, before: Any, after: Any) -> list[FieldChange]:
     """A changed block (not the contract) as its changed sub-fields, others as one change."""
-    if isinstance(before, Mapping) and isinstance(after, Mapping) and name != "contract":
-        old, new = flatten(before, f"{name}."), flatten(after, f"{name}.")
+    blocks = isinstance(before, Mapping) or isinstance(after, Mapping)
+    if blocks and name != "contract":
+        old, new = flatten(before or {}, f"{name}."), flatten(after or {}, f"{name}.")
         return [
             FieldChange(n, old.get(n), new.get(n))
             for n in dict.fromkeys([*new, *old])

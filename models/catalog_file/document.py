@@ -34,7 +34,8 @@ class Parsed:
     def wanted(self) -> dict[str, Any]:
         """The fields the file sets (nested blocks whole), in the file's vocabulary."""
         dumped = self.model.model_dump(mode="json")
-        return {name: dumped[name] for name in self.model.model_fields_set}
+        given = self.model.model_fields_set
+        return {name: dumped[name] for name in type(self.model).model_fields if name in given}
 
 
 @dataclass(slots=True)

@@ -34,8 +34,9 @@ class _Loader(yaml.SafeLoader):
             key = self.construct_object(key_node, deep=deep)
             if isinstance(key, str | int | float | bool) and key in seen:
                 mark = key_node.start_mark
+                line = mark.line + 1
                 raise YamlError(
-                    f"not valid YAML: line {mark.line + 1}: {key!r} is written twice in the same mapping"
+                    f"not valid YAML: line {line}: {key!r} is written twice in the same mapping"
                 )
             seen.add(key)
         return super().construct_mapping(node, deep=deep)

@@ -34,16 +34,19 @@ def test_apply_creates_the_whole_catalogue_audited_as_the_cli(db: Engine) -> Non
     with Session(db) as session:
         east = session.scalars(select(OrgUnit).where(OrgUnit.key == "east")).one()
         acme = session.scalars(select(OrgUnit).where(OrgUnit.key == "acme")).one()
-        assert east.parent_id == acme.id and east.path == f"{acme.id}.{east.id}"
+        assert east.parent_id == acme.id
+        assert east.path == f"{acme.id}.{east.id}"
         spend = session.scalars(select(Source).where(Source.key == "spend")).one()
         assert (spend.pull_kind, spend.pull_interval_s) == ("http", 3600)
         assert spend.partner_agreement_expires_at == dt.datetime(
             2030, 6, 30, 23, 59, 59, tzinfo=dt.UTC
         )
-        assert spend.owner_unit_id == east.id and spend.steward_id is None
+        assert spend.owner_unit_id == east.id
+        assert spend.steward_id is None
         orders = session.scalars(select(Source).where(Source.key == "orders")).one()
         sam = session.scalars(select(User).where(User.email == "sam@example.com")).one()
-        assert orders.steward_id == sam.id and orders.retention_days == 30
+        assert orders.steward_id == sam.id
+        assert orders.retention_days == 30
         units = dict(session.execute(select(Metric.key, Metric.unit)).all())
         assert units == {
             "orders": "events",
@@ -52,9 +55,11 @@ def test_apply_creates_the_whole_catalogue_audited_as_the_cli(db: Engine) -> Non
             "spend.cost": "EUR",
         }
         names = dict(session.execute(select(Metric.key, Metric.name)).all())
-        assert names["spend.cost"] == "Media cost" and names["orders.amount"] == "Orders: amount"
+        assert names["spend.cost"] == "Media cost"
+        assert names["orders.amount"] == "Orders: amount"
         roi = session.scalars(select(Kpi).where(Kpi.key == "roi")).one()
-        assert roi.default_granularity == "day" and list(roi.levels) == ["company", "region"]
+        assert roi.default_granularity == "day"
+        assert list(roi.levels) == ["company", "region"]
         lineage = session.scalar(select(func.count()).where(KpiMetric.kpi_id == roi.id))
         assert lineage == 2
         actors = set(session.scalars(select(AuditLog.actor)))
@@ -100,7 +105,8 @@ def test_check_lists_before_and_after_and_changes_nothing(db: Engine) -> None:
         row = session.scalars(
             select(AuditLog).where(AuditLog.action == "source.update").order_by(AuditLog.id.desc())
         ).first()
-        assert row is not None and row.before == {"retention_days": 30}
+        assert row is not None
+        assert row.before == {"retention_days": 30}
         assert row.after == {"retention_days": 60}
 
 
@@ -157,3 +163,13 @@ def test_several_files_or_a_folder_are_merged(db: Engine, tmp_path: Path) -> Non
     assert {p.key for p in document.entries["sources"]} == {"orders", "spend"}
     assert [p.key for p in document.entries["kpis"]] == ["revenue", "roi"]
     assert document.entries["kpis"][0].where.file == str(kpis)
+
+
+def test_yaml_1_1_words_stay_strings_and_dates_stay_text_until_checked(db: Engine) -> None:
+    # PyYAML alone reads `no` as false and `2030-06-30` as a date; here both are plain text.
+    changes = apply_text(
+        db,
+        "org_units:\n  - {key: no, name: Norway, level: country}\n"
+        "  - {key: on, name: On, level: region}\n",
+    )
+    assert [c.key for c in changes] == ["no", "on"]

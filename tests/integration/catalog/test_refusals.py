@@ -110,7 +110,8 @@ def test_a_contract_change_that_would_orphan_stored_events_needs_a_new_version(
     assert problems[0].startswith(
         "catalog.yaml: sources[0] (orders): contract.fields: the source has stored events"
     )
-    assert what in problems[0] and "declare contract version 2" in problems[0]
+    assert what in problems[0]
+    assert "declare contract version 2" in problems[0]
     declared = edited.replace(
         "    contract:\n      fields:", "    contract:\n      version: 2\n      fields:", 1
     )
