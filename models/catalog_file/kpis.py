@@ -12,11 +12,12 @@ from sqlalchemy.orm import Session
 
 from models.audit import Actor
 from models.catalog import metric_ids_by_key, sync_lineage, upsert_by_key
-from models.catalog_file import metrics, sources, units
+from models.catalog_file import metrics, sources
 from models.catalog_file.changes import Change, entry_change
 from models.catalog_file.document import Document, Parsed
-from models.catalog_file.lookups import steward_message, unit_ids, user_emails, user_ids
+from models.catalog_file.lookups import unit_ids, user_emails
 from models.catalog_file.problems import Problem
+from models.catalog_file.refs import References
 from models.enums import Direction, Granularity, OrgLevel
 from models.formulas import FormulaError, parse_formula
 from models.kpis import Kpi
@@ -106,19 +107,20 @@ def _wanted(parsed: Parsed, stored: dict[str, Any] | None) -> dict[str, Any]:
 
 
 def check(session: Session, document: Document) -> list[Problem]:
-    known_units = units.known_keys(session, document)
     known_metrics = metrics.keys_after(session, document)
     stored = current(session)
     entries = document.of(NAME, KpiEntry)
-    stewards = user_ids(session, {e.steward for _, e in entries if e.steward})
+    refs = References(session, document, (e.steward for _, e in entries))
     problems = []
     for parsed, entry in entries:
-        if entry.owner not in known_units and not document.is_refused(units.NAME, entry.owner):
-            problems.append(Problem(parsed.where, "owner", f"unknown org unit {entry.owner!r}"))
-        steward = _wanted(parsed, stored.get(parsed.key)).get("steward")
-        kept = steward is not None and steward == (stored.get(parsed.key) or {}).get("steward")
-        if steward is not None and steward.lower() not in stewards and not kept:
-            problems.append(Problem(parsed.where, "steward", steward_message(steward)))
+        old = stored.get(parsed.key) or {}
+        owner = refs.owner_problem(entry.owner)
+        if owner is not None:
+            problems.append(Problem(parsed.where, "owner", owner))
+        steward = _wanted(parsed, old).get("steward", old.get("steward"))
+        problem = refs.steward_problem(steward, entry.owner, old.get("steward"))
+        if problem is not None:
+            problems.append(Problem(parsed.where, "steward", problem))
         problem = _formula_problem(document, entry.formula, known_metrics)
         if problem is not None:
             problems.append(Problem(parsed.where, "formula", problem))
@@ -179,12 +181,12 @@ def apply(session: Session, document: Document, planned: Sequence[Change], actor
     owners = unit_ids(session)
     metric_ids = metric_ids_by_key(session)
     entries = [(p, e) for p, e in document.of(NAME, KpiEntry) if p.key in changed]
-    stewards = user_ids(session, {e.steward for _, e in entries if e.steward})
+    refs = References(session, document, (e.steward for _, e in entries))
     for parsed, entry in entries:
         old = stored.get(parsed.key)
         merged = {**(old or entry.model_dump(mode="json")), **_wanted(parsed, old)}
         steward = merged["steward"]
-        steward_id = None if steward is None else stewards.get(steward.lower())
+        steward_id = refs.steward_id(steward)
         if steward is not None and steward_id is None:  # the stored steward, now inactive
             steward_id = session.scalar(select(Kpi.steward_id).where(Kpi.key == parsed.key))
         values = _columns(merged, owners[merged["owner"]], steward_id)

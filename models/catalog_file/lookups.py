@@ -9,7 +9,8 @@ from sqlalchemy.orm import Session, aliased
 
 from models.enums import OrgLevel
 from models.org import OrgUnit
-from models.users import User
+from models.queries.admin_sources import STEWARD_PERMISSIONS
+from models.users import RolePermission, User, UserRole, UserScope
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,17 +33,72 @@ def stored_units(session: Session) -> list[UnitRow]:
     return [UnitRow(*row) for row in rows]
 
 
-def user_ids(session: Session, emails: set[str]) -> dict[str, int]:
+@dataclass(frozen=True, slots=True)
+class StewardRow:
+    """An active user named as a steward: may they steward, and which subtrees they see."""
+
+    id: int
+    may_steward: bool
+    scope_keys: frozenset[str]
+
+
+def stewards(session: Session, emails: set[str]) -> dict[str, StewardRow]:
     """The active users among ``emails``, by lower-cased e-mail."""
     if not emails:
         return {}
-    rows = session.execute(
-        select(func.lower(User.email), User.id).where(
-            func.lower(User.email).in_(sorted(e.lower() for e in emails)),
-            User.is_active.is_(True),
+    users: dict[str, int] = dict(
+        session.execute(
+            select(func.lower(User.email), User.id).where(
+                func.lower(User.email).in_(sorted(e.lower() for e in emails)),
+                User.is_active.is_(True),
+            )
+        ).all()
+    )
+    ids = sorted(users.values())
+    allowed = set(
+        session.scalars(
+            select(UserRole.user_id)
+            .join(RolePermission, RolePermission.role_id == UserRole.role_id)
+            .where(
+                UserRole.user_id.in_(ids),
+                RolePermission.permission.in_(list(STEWARD_PERMISSIONS)),
+            )
         )
     )
-    return dict(rows.all())
+    scopes: dict[int, set[str]] = {}
+    for user_id, key in session.execute(
+        select(UserScope.user_id, OrgUnit.key)
+        .join(OrgUnit, OrgUnit.id == UserScope.org_unit_id)
+        .where(UserScope.user_id.in_(ids))
+    ):
+        scopes.setdefault(user_id, set()).add(key)
+    return {
+        email: StewardRow(i, i in allowed, frozenset(scopes.get(i, set())))
+        for email, i in users.items()
+    }
+
+
+def steward_problem(
+    email: str, owner: str, found: dict[str, StewardRow], parents: dict[str, str | None]
+) -> str | None:
+    """Why ``email`` cannot steward what ``owner`` owns (the admin console's rule), if so.
+
+    Args:
+        parents: every unit's parent once the files are applied.
+    """
+    row = found.get(email.lower())
+    if row is None:
+        return f"no active user with e-mail {email!r} (create the user first)"
+    if not row.may_steward:
+        return f"{email} holds neither {' nor '.join(STEWARD_PERMISSIONS)}"
+    chain: set[str] = set()
+    node: str | None = owner
+    while node is not None and node not in chain:
+        chain.add(node)
+        node = parents.get(node)
+    if not chain & row.scope_keys:
+        return f"the scope of {email} does not include the owner unit {owner!r}"
+    return None
 
 
 def user_emails(session: Session) -> dict[int, str]:
@@ -52,7 +108,3 @@ def user_emails(session: Session) -> dict[int, str]:
 
 def unit_ids(session: Session) -> dict[str, int]:
     return dict(session.execute(select(OrgUnit.key, OrgUnit.id)).all())
-
-
-def steward_message(email: str) -> str:
-    return f"no active user with e-mail {email!r} (create the user first)"

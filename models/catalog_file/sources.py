@@ -14,11 +14,11 @@ from sqlalchemy.orm import Session
 
 from models.audit import Actor
 from models.catalog import ensure_contract, latest_contract, upsert_by_key
-from models.catalog_file import units
 from models.catalog_file.changes import Change, FieldChange, entry_change
 from models.catalog_file.document import Document, Parsed
-from models.catalog_file.lookups import steward_message, unit_ids, user_emails, user_ids
+from models.catalog_file.lookups import unit_ids, user_emails
 from models.catalog_file.problems import Problem
+from models.catalog_file.refs import References
 from models.catalog_file.source_entry import MASK, ContractEntry, SourceEntry, masked
 from models.contracts import Contract
 from models.enums import Classification, PullKind, RefreshMode
@@ -199,21 +199,20 @@ def parsed_problem(parsed: Parsed, field: str, message: str) -> Problem:
 
 def _entry_problems(
     session: Session,
-    document: Document,
     parsed: Parsed,
     entry: SourceEntry,
     stored: dict[str, Any] | None,
-    known_units: set[str],
-    stewards: dict[str, int],
+    refs: References,
 ) -> list[Problem]:
     problems = []
-    if entry.owner not in known_units and not document.is_refused(units.NAME, entry.owner):
-        problems.append(parsed_problem(parsed, "owner", f"unknown org unit {entry.owner!r}"))
-    kept = stored is not None and (stored["steward"] or "").lower() == (entry.steward or "").lower()
-    if entry.steward is not None and entry.steward.lower() not in stewards and not kept:
-        problems.append(parsed_problem(parsed, "steward", steward_message(entry.steward)))
+    owner = refs.owner_problem(entry.owner)
+    if owner is not None:
+        problems.append(parsed_problem(parsed, "owner", owner))
     wanted = _wanted(parsed, entry, stored)
     after = {**(stored or _created(entry, {})), **wanted}
+    steward = refs.steward_problem(after["steward"], after["owner"], (stored or {}).get("steward"))
+    if steward is not None:
+        problems.append(parsed_problem(parsed, "steward", steward))
     if after["pull"] is not None and RefreshMode(after["mode"]) not in PULLED_MODES:
         modes = " or ".join(m.value for m in PULLED_MODES)
         problems.append(parsed_problem(parsed, "pull", f"only a source in mode {modes} is pulled"))
@@ -229,14 +228,11 @@ def _entry_problems(
 def check(session: Session, document: Document) -> list[Problem]:
     stored = current(session, reveal=True)
     entries = document.of(NAME, SourceEntry)
-    stewards = user_ids(session, {e.steward for _, e in entries if e.steward})
-    known_units = units.known_keys(session, document)
+    refs = References(session, document, (e.steward for _, e in entries))
     return [
         problem
         for parsed, entry in entries
-        for problem in _entry_problems(
-            session, document, parsed, entry, stored.get(parsed.key), known_units, stewards
-        )
+        for problem in _entry_problems(session, parsed, entry, stored.get(parsed.key), refs)
     ]
 
 
@@ -291,13 +287,13 @@ def apply(session: Session, document: Document, planned: Sequence[Change], actor
     stored = current(session, reveal=True)
     owners = unit_ids(session)
     entries = [(p, e) for p, e in document.of(NAME, SourceEntry) if p.key in changed]
-    stewards = user_ids(session, {e.steward for _, e in entries if e.steward})
+    refs = References(session, document, (e.steward for _, e in entries))
     for parsed, entry in entries:
         old = stored.get(parsed.key)
         wanted = _wanted(parsed, entry, old)
         merged = {**(old or _created(entry, wanted)), **wanted}
         steward = merged["steward"]
-        steward_id = None if steward is None else stewards.get(steward.lower())
+        steward_id = refs.steward_id(steward)
         if steward is not None and steward_id is None:  # the stored steward, now inactive
             steward_id = _stored_steward_id(session, parsed.key)
         values = _columns(merged, owners[merged["owner"]], steward_id)

@@ -89,11 +89,6 @@ def _cycle(key: str, parents: dict[str, str | None]) -> list[str]:
     return [*path, key] if node == key else []
 
 
-def known_keys(session: Session, document: Document) -> set[str]:
-    """The units that exist once the files are applied."""
-    return {row.key for row in stored_units(session)} | document.keys(NAME)
-
-
 def changes(session: Session, document: Document) -> list[Change]:
     stored = current(session)
     found = []

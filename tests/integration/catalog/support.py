@@ -8,7 +8,8 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from models.accounts import UserSpec, create_user
+from ingest.demo.catalog import ROLES
+from models.accounts import UserSpec, create_user, upsert_role
 from models.audit import Actor
 from models.catalog_file import (
     CatalogFileError,
@@ -91,9 +92,22 @@ CATALOG = UNITS + "sources:" + ORDERS + SPEND + METRICS + KPIS
 """Two units under a root, a pushed and a pulled source, two metrics named, two KPIs."""
 
 
-def add_user(engine: Engine, email: str = STEWARD) -> None:
+def add_user(
+    engine: Engine,
+    email: str = STEWARD,
+    *,
+    scope: str = "acme",
+    units: str | None = UNITS,
+    role: str = "steward",
+) -> None:
+    """A user with ``role`` (the demo's roles) seeing ``scope``, after applying ``units``."""
+    if units is not None:
+        apply_text(engine, units)
     with Session(engine) as session, session.begin():
-        create_user(session, UserSpec(email, "Sam Steward", (), ()), "pw-long-enough-1", ACTOR)
+        for spec in ROLES:
+            upsert_role(session, spec, ACTOR)
+        spec = UserSpec(email, "Sam Steward", (role,), (scope,))
+        create_user(session, spec, "pw-long-enough-1", ACTOR)
 
 
 def apply_text(engine: Engine, text: str, name: str = "catalog.yaml") -> list[Change]:

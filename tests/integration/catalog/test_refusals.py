@@ -241,3 +241,20 @@ def test_every_problem_is_reported_at_once(db: Engine) -> None:
         "sources[0] (orders): freshness_sla_s",
         "kpis[0] (revenue): format",
     ]
+
+
+def test_a_steward_needs_a_steward_permission_and_the_owner_in_scope(db: Engine) -> None:
+    add_user(db, "eve@example.com", role="executive")
+    add_user(db, "wes@example.com", scope="west", units=None)
+    text = CATALOG.replace("steward: sam@example.com", "steward: eve@example.com", 1).replace(
+        "    owner: east\n", "    owner: east\n    steward: wes@example.com\n", 1
+    )
+    problems = refused(db, text)
+    assert problems[0] == (
+        "catalog.yaml: sources[0] (orders): steward: eve@example.com holds neither "
+        "incident:manage nor quarantine:manage"
+    )
+    assert problems[1] == (
+        "catalog.yaml: sources[1] (spend): steward: the scope of wes@example.com does not "
+        "include the owner unit 'east'"
+    )
