@@ -8,8 +8,7 @@ from pathlib import Path
 import click
 from sqlalchemy.orm import Session
 
-from dashboard.commands.common import Runtime, announce_catalog_change
-from models.audit import Actor
+from dashboard.commands.common import CLI_ACTOR, Runtime, announce_catalog_change
 from models.catalog_file import (
     CatalogFileError,
     Change,
@@ -19,8 +18,6 @@ from models.catalog_file import (
     read_catalog,
     summary,
 )
-
-CLI_ACTOR = Actor("system:cli")
 
 
 @click.group()

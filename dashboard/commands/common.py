@@ -10,8 +10,12 @@ import redis
 from sqlalchemy import Engine
 
 from ingest.sources_cache import MAX_AGE_S, bump_catalog_version
+from models.audit import Actor
 from models.db import make_engine
 from models.settings import Settings, get_settings
+
+CLI_ACTOR = Actor("system:cli")
+"""The audit actor of changes made on the command line."""
 
 
 class Runtime:

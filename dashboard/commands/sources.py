@@ -8,12 +8,9 @@ import click
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dashboard.commands.common import Runtime, announce_catalog_change
+from dashboard.commands.common import CLI_ACTOR, Runtime, announce_catalog_change
 from models.api_keys import create_key, list_keys, revoke_key
-from models.audit import Actor
 from models.sources import Source, SourceApiKey
-
-CLI_ACTOR = Actor("system:cli")
 
 
 @click.group()

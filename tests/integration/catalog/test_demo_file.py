@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import redis
 from click.testing import CliRunner
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
@@ -13,7 +14,8 @@ from dashboard.cli import cli
 from ingest.demo import catalog
 from ingest.demo.profiles import MARKETING_CHANNELS
 from ingest.demo.seed import seed_demo
-from models.catalog_file import apply_catalog, export_catalog
+from ingest.sources_cache import read_catalog_version
+from models.catalog_file import apply_catalog, export_catalog, parse_catalog_text, plan_catalog
 from models.enums import OrgLevel
 from models.settings import Settings
 from tests.conftest import truncate_all
@@ -29,10 +31,12 @@ def _export(engine: Engine) -> str:
 
 
 def test_the_demo_file_applied_by_the_cli_is_the_seeded_catalogue(
-    db: Engine, settings: Settings, tmp_path: Path
+    db: Engine, settings: Settings, tmp_path: Path, redis_client: redis.Redis
 ) -> None:
     seed_demo(db, settings.model_copy(update={"demo_mode": True, "data_dir": str(tmp_path)}))
     seeded = _export(db)
+    with Session(db) as session:
+        assert plan_catalog(session, parse_catalog_text("export.yaml", seeded)) == []
     truncate_all(db)
     with Session(db) as session, session.begin():
         apply_catalog(session, catalog.DOCUMENT.only(["org_units"]), ACTOR)
@@ -43,9 +47,12 @@ def test_the_demo_file_applied_by_the_cli_is_the_seeded_catalogue(
     assert 'create orders: name "Orders"' in checked.output
     assert "nothing was changed (--check)" in checked.output
     assert "sources: []" in _export(db)
+    version = read_catalog_version(redis_client)
     applied = runner.invoke(cli, ["catalog", "apply", DEMO_FILE])
     assert applied.exit_code == 0, applied.output
     assert "applied " in applied.output
+    # The web processes are told to reload their sources.
+    assert read_catalog_version(redis_client) != version
     assert _export(db) == seeded
     again = runner.invoke(cli, ["catalog", "apply", DEMO_FILE])
     assert again.output.strip() == "no changes"
