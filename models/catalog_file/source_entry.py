@@ -58,15 +58,19 @@ class AgreementEntry(BaseModel):
 
     @field_validator("expires", mode="before")
     @classmethod
-    def _date_alone(cls, value: Any) -> Any:
+    def _date_or_time(cls, value: Any) -> Any:
         # A date alone means the end of that day, in UTC.
-        if isinstance(value, str) and len(value) == 10:
-            try:
+        if not isinstance(value, str):
+            return value
+        try:
+            if len(value) == 10:
                 day = dt.date.fromisoformat(value)
-            except ValueError as exc:
-                raise ValueError(f"invalid date {value!r}: {exc}") from None
-            return dt.datetime.combine(day, dt.time(23, 59, 59), dt.UTC)
-        return value
+                return dt.datetime.combine(day, dt.time(23, 59, 59), dt.UTC)
+            return dt.datetime.fromisoformat(value)
+        except ValueError as exc:
+            raise ValueError(
+                f"invalid date {value!r} ({exc}): write 2028-12-31 or 2028-12-31T18:00:00Z"
+            ) from None
 
     @field_validator("expires")
     @classmethod

@@ -175,6 +175,10 @@ def test_bad_enum_values_are_refused_with_the_allowed_ones(db: Engine) -> None:
             "{name: channel, type: enum, role: dimension", "{name: channel, type: enum, role: group"
         )
         .replace("level: company", "level: planet")
+        .replace(
+            "{name: cost, type: float, role: measure}",
+            "{name: cost, type: float, role: measure, classification: secret}",
+        )
     )
     problems = refused(db, text)
     expected = [
@@ -186,6 +190,8 @@ def test_bad_enum_values_are_refused_with_the_allowed_ones(db: Engine) -> None:
         "catalog.yaml: sources[0] (orders): contract.fields[4].role: Input should be",
         "catalog.yaml: sources[1] (spend): sensitivity: Input should be 'public', 'internal', "
         "'confidential' or 'pii'",
+        "catalog.yaml: sources[1] (spend): contract.fields[3].classification: Input should be "
+        "'public', 'internal', 'confidential' or 'pii'",
         "catalog.yaml: kpis[1] (roi): direction: Input should be 'higher_is_better' or "
         "'lower_is_better'",
     ]
