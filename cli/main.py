@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import click
 from sqlalchemy.exc import OperationalError
 
+from cli.catalog import catalog
 from cli.common import Runtime
 from cli.cron import cron
 from cli.db import db
@@ -49,6 +50,7 @@ def cli(ctx: click.Context) -> None:
     ctx.obj = ctx.with_resource(Runtime())
 
 
+cli.add_command(catalog)
 cli.add_command(db)
 cli.add_command(demo)
 cli.add_command(sources)

@@ -5,17 +5,12 @@ from __future__ import annotations
 import datetime as dt
 
 import click
-import redis
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cli.common import Runtime
-from ingest.sources_cache import MAX_AGE_S, bump_catalog_version
+from cli.common import CLI_ACTOR, Runtime, announce_catalog_change
 from models.api_keys import create_key, list_keys, revoke_key
-from models.audit import Actor
 from models.sources import Source, SourceApiKey
-
-CLI_ACTOR = Actor("system:cli")
 
 
 @click.group()
@@ -28,21 +23,6 @@ def _source(session: Session, key: str) -> Source:
     if source is None:
         raise LookupError(f"no source with key {key!r}")
     return source
-
-
-def _announce_change(runtime: Runtime) -> None:
-    """Make every web process reload its key cache on its next request."""
-    client = redis.Redis.from_url(runtime.settings.redis_url)
-    try:
-        bump_catalog_version(client)
-    except redis.RedisError as exc:
-        click.echo(
-            f"warning: Redis unreachable ({type(exc).__name__}); running web processes see the "
-            f"change within {MAX_AGE_S:.0f} s",
-            err=True,
-        )
-    finally:
-        client.close()
 
 
 @sources.command("create-key")
@@ -61,7 +41,7 @@ def create_key_command(
         expires_at = dt.datetime.now(dt.UTC) + dt.timedelta(days=expires_days)
     with Session(runtime.engine) as session, session.begin():
         plaintext = create_key(session, _source(session, source_key), CLI_ACTOR, label, expires_at)
-    _announce_change(runtime)
+    announce_catalog_change(runtime)
     click.echo(plaintext)
     click.echo(
         "Store this key now: Northstar keeps only its hash and cannot show it again.", err=True
@@ -76,7 +56,7 @@ def revoke_key_command(runtime: Runtime, prefix: str) -> None:
     with Session(runtime.engine) as session, session.begin():
         key = revoke_key(session, prefix, CLI_ACTOR)
         shown, revoked_at = key.prefix, key.revoked_at
-    _announce_change(runtime)
+    announce_catalog_change(runtime)
     click.echo(f"revoked ns_{shown}_… (at {revoked_at:%Y-%m-%d %H:%M:%S} UTC)")
 
 

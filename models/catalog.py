@@ -226,13 +226,19 @@ def ensure_contract(
     actor: Actor,
     *,
     note: str = "",
+    version: int | None = None,
 ) -> Contract:
-    """Return the source's current contract, adding a new version if ``fields`` differ."""
+    """Return the source's current contract, adding a new version if ``fields`` differ.
+
+    Args:
+        version: the number of the new version (default: the next one, or 1).
+    """
     stored = [f.model_dump(mode="json") for f in fields]
     current = latest_contract(session, source)
     if current is not None and current.fields == stored:
         return Contract.from_row(current.version, current.fields)
-    version = 1 if current is None else current.version + 1
+    if version is None:
+        version = 1 if current is None else current.version + 1
     contract = Contract(version=version, fields=tuple(fields))  # validates before storing
     session.add(
         SourceContract(
@@ -316,11 +322,11 @@ def upsert_kpi(
     if steward is not None:
         values["steward_id"] = steward.id
     kpi = upsert_by_key(session, actor, Kpi, "kpi", spec.key, values)
-    _sync_lineage(session, kpi, {metric_ids[k] for k in formula.metric_keys})
+    sync_lineage(session, kpi, {metric_ids[k] for k in formula.metric_keys})
     return kpi
 
 
-def _sync_lineage(session: Session, kpi: Kpi, metric_ids: set[int]) -> None:
+def sync_lineage(session: Session, kpi: Kpi, metric_ids: set[int]) -> None:
     """Keep ``kpi_metrics`` equal to the metrics the formula reads (audited with the KPI)."""
     current = set(session.scalars(select(KpiMetric.metric_id).where(KpiMetric.kpi_id == kpi.id)))
     stale = current - metric_ids

@@ -12,8 +12,8 @@ from dash import dcc, html
 from dashboard.steward.source_view import contract_section, diff_table
 from ingest.contract_preview import ContractPreview, Tally
 from models.contracts import Contract
-from models.queries.steward.sources_view_diff import contract_diff, diff_summary
 from models.queries.steward.sources_view import ContractVersion
+from models.queries.steward.sources_view_diff import contract_diff, diff_summary
 
 CONTRACT_IDS = {
     name: f"admin-contract-{name}"

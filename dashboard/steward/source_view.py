@@ -19,6 +19,9 @@ from dashboard.common.look import (
 from dashboard.steward.quarantine_layout import QUARANTINE_PATH
 from models.contracts import Contract
 from models.quality.windows import duration_text
+from models.queries.steward.incidents import ResultView
+from models.queries.steward.quality import Badge
+from models.queries.steward.sources_view import ContractVersion, SourceDetail
 from models.queries.steward.sources_view_diff import (
     ChangeKind,
     FieldChange,
@@ -26,9 +29,6 @@ from models.queries.steward.sources_view_diff import (
     diff_summary,
     value_text,
 )
-from models.queries.steward.incidents import ResultView
-from models.queries.steward.quality import Badge
-from models.queries.steward.sources_view import ContractVersion, SourceDetail
 
 _KIND_LOOK = {
     ChangeKind.ADDED: ("+", "Added", "success"),

@@ -1,295 +1,127 @@
-"""The demo organisation, sources, contracts, KPIs, roles and accounts, as data."""
+"""The demo catalogue (``catalog.yaml`` beside this module) as specs, and the demo roles,
+accounts and alert rules, as data."""
 
 from __future__ import annotations
 
-import datetime as dt
+from pathlib import Path
 
 from ingest.demo.generator import UnitProfile
-from ingest.demo.profiles import MARKETING_CHANNELS
 from models.accounts import RoleSpec, UserSpec
 from models.alerts.spec import RuleSpec
 from models.alerts.tables import AlertSeverity, Condition
 from models.catalog import KpiSpec, OrgUnitSpec, SourceSpec
-from models.contracts import FieldRole, FieldSpec, FieldType
-from models.enums import Classification, Direction, Granularity, OrgLevel, RefreshMode
+from models.catalog_file import CatalogFileError, read_catalog
+from models.catalog_file.kpis import KpiEntry
+from models.catalog_file.metrics import MetricEntry
+from models.catalog_file.source_entry import SourceEntry
+from models.catalog_file.units import UnitEntry
+from models.contracts import FieldRole
+from models.enums import OrgLevel
 from models.permissions import ROLE_PERMISSIONS
 
+CATALOG_FILE = Path(__file__).with_name("catalog.yaml")
+"""The demo organisation, sources, metrics and KPIs (applied by ``northstar demo seed``)."""
+# Read when this module is imported: the file ships with the code like the constants it
+# replaced, and a broken demo catalogue should fail at once, not at the first seed.
+DOCUMENT = read_catalog([CATALOG_FILE])
+if DOCUMENT.problems:
+    raise CatalogFileError(DOCUMENT.problems)
+
 COMPANY_KEY = "group"
-COMPANY = OrgUnitSpec(COMPANY_KEY, "Northstar Group", OrgLevel.COMPANY)
-REGIONS = (
-    OrgUnitSpec("emea", "EMEA", OrgLevel.REGION, COMPANY_KEY),
-    OrgUnitSpec("amer", "Americas", OrgLevel.REGION, COMPANY_KEY),
-    OrgUnitSpec("apac", "Asia-Pacific", OrgLevel.REGION, COMPANY_KEY),
-)
-# (key, name, region, UTC offset in hours, relative market size, business-unit kinds)
-_COUNTRIES: tuple[tuple[str, str, str, int, float, tuple[str, ...]], ...] = (
-    ("de", "Germany", "emea", 1, 2.0, ("retail", "online", "b2b")),
-    ("fr", "France", "emea", 1, 1.4, ("retail", "online")),
-    ("gb", "United Kingdom", "emea", 0, 1.6, ("retail", "online", "b2b")),
-    ("es", "Spain", "emea", 1, 0.8, ("retail", "online")),
-    ("us", "United States", "amer", -5, 3.0, ("retail", "online", "b2b")),
-    ("ca", "Canada", "amer", -5, 0.8, ("retail", "online")),
-    ("br", "Brazil", "amer", -3, 0.6, ("online",)),
-    ("jp", "Japan", "apac", 9, 1.5, ("retail", "online")),
-    ("au", "Australia", "apac", 10, 0.8, ("retail", "online")),
-    ("sg", "Singapore", "apac", 8, 0.5, ("online",)),
-)
-_KIND_NAME = {"retail": "Retail", "online": "Online", "b2b": "B2B"}
-_KIND_WEIGHT = {"retail": 1.0, "online": 1.3, "b2b": 0.5}
 REGIONAL_EXECUTIVE_REGION = "emea"
+# (country key, UTC offset in hours, relative market size, business-unit kinds): what the
+# generator needs; the units' names and tree are in the catalogue file.
+_COUNTRIES: tuple[tuple[str, int, float, tuple[str, ...]], ...] = (
+    ("de", 1, 2.0, ("retail", "online", "b2b")),
+    ("fr", 1, 1.4, ("retail", "online")),
+    ("gb", 0, 1.6, ("retail", "online", "b2b")),
+    ("es", 1, 0.8, ("retail", "online")),
+    ("us", -5, 3.0, ("retail", "online", "b2b")),
+    ("ca", -5, 0.8, ("retail", "online")),
+    ("br", -3, 0.6, ("online",)),
+    ("jp", 9, 1.5, ("retail", "online")),
+    ("au", 10, 0.8, ("retail", "online")),
+    ("sg", 8, 0.5, ("online",)),
+)
+_KIND_WEIGHT = {"retail": 1.0, "online": 1.3, "b2b": 0.5}
+
+_UNITS = tuple(
+    OrgUnitSpec(e.key, e.name, e.level, e.parent) for _p, e in DOCUMENT.of("org_units", UnitEntry)
+)
+COMPANY = next(u for u in _UNITS if u.key == COMPANY_KEY)
+REGIONS = tuple(u for u in _UNITS if u.level is OrgLevel.REGION)
 
 
 def org_units() -> list[OrgUnitSpec]:
-    """Every unit, parents before children."""
-    units = [COMPANY, *REGIONS]
-    units += [OrgUnitSpec(c[0], c[1], OrgLevel.COUNTRY, c[2]) for c in _COUNTRIES]
-    for key, name, _region, _offset, _size, kinds in _COUNTRIES:
-        units += [
-            OrgUnitSpec(f"{key}-{k}", f"{name} {_KIND_NAME[k]}", OrgLevel.BUSINESS_UNIT, key)
-            for k in kinds
-        ]
-    return units
+    """Every unit, parents before children (each level after the one above)."""
+    order = list(OrgLevel)
+    return sorted(_UNITS, key=lambda u: order.index(u.level))
 
 
 def business_units() -> tuple[UnitProfile, ...]:
     """The leaves of the organisation with the size and time zone the generator uses."""
     return tuple(
         UnitProfile(f"{key}-{kind}", size * _KIND_WEIGHT[kind], offset)
-        for key, _name, _region, offset, size, kinds in _COUNTRIES
+        for key, offset, size, kinds in _COUNTRIES
         for kind in kinds
     )
 
 
-def _key_fields(id_name: str) -> tuple[FieldSpec, ...]:
-    return (
-        FieldSpec(
-            name=id_name, type=FieldType.STRING, role=FieldRole.EVENT_ID, pattern=r"^\S{1,128}$"
-        ),
-        FieldSpec(name="ts", type=FieldType.TIMESTAMP, role=FieldRole.TIMESTAMP),
-        FieldSpec(
-            name="org_unit",
-            type=FieldType.STRING,
-            role=FieldRole.ORG_UNIT,
-            reference="org_units",
-            description="key of the business unit, e.g. de-retail",
-        ),
+_UNIT_OF = {e.key: e.unit for _p, e in DOCUMENT.of("metrics", MetricEntry)}
+
+
+def _source(entry: SourceEntry) -> SourceSpec:
+    assert entry.contract is not None
+    agreement = entry.partner_agreement
+    return SourceSpec(
+        key=entry.key,
+        name=entry.name,
+        description=entry.description,
+        owner_unit_key=entry.owner,
+        refresh_mode=entry.mode,
+        freshness_sla_s=entry.freshness_sla_s,
+        expected_volume_per_15m=entry.expected_volume_per_15m,
+        retention_days=entry.retention_days,
+        sensitivity=entry.sensitivity,
+        partner_agreement_ref=None if agreement is None else agreement.reference,
+        partner_agreement_expires_at=None if agreement is None else agreement.expires,
+        measure_units={
+            f.name: _UNIT_OF.get(f"{entry.key}.{f.name}", "")
+            for f in entry.contract.fields
+            if f.role is FieldRole.MEASURE
+        },
+        fields=entry.contract.fields,
     )
 
 
-def _measure(name: str, kind: FieldType, low: float, high: float | None = None) -> FieldSpec:
-    return FieldSpec(name=name, type=kind, role=FieldRole.MEASURE, min=low, max=high)
+def _kpi(entry: KpiEntry) -> KpiSpec:
+    return KpiSpec(
+        key=entry.key,
+        name=entry.name,
+        description=entry.description,
+        formula=entry.formula,
+        owner_unit_key=entry.owner,
+        unit=entry.unit,
+        format=entry.format,
+        direction=entry.direction,
+        target=entry.thresholds.target,
+        warn_threshold=entry.thresholds.warn,
+        crit_threshold=entry.thresholds.crit,
+        default_granularity=entry.granularity,
+        levels=entry.levels,
+        target_warn_pct=entry.thresholds.warn_pct,
+        target_crit_pct=entry.thresholds.crit_pct,
+    )
 
 
-def _dimension(name: str, allowed: tuple[str, ...]) -> FieldSpec:
-    return FieldSpec(name=name, type=FieldType.ENUM, role=FieldRole.DIMENSION, allowed=allowed)
-
-
-ORDERS = SourceSpec(
-    key="orders",
-    name="Orders",
-    description="Orders placed in every channel, streamed by the order service as they happen.",
-    owner_unit_key=COMPANY_KEY,
-    refresh_mode=RefreshMode.STREAMING,
-    freshness_sla_s=300,
-    expected_volume_per_15m=4,
-    retention_days=400,
-    sensitivity=Classification.PII,
-    measure_units={"amount": "EUR", "items": "items"},
-    fields=(
-        *_key_fields("order_id"),
-        _measure("amount", FieldType.FLOAT, 0.0, 100_000.0),
-        _measure("items", FieldType.INT, 1.0, 1_000.0),
-        _dimension("channel", ("web", "app", "store", "phone")),
-        _dimension("payment_method", ("card", "paypal", "invoice", "wallet")),
-        _dimension("product_category", ("electronics", "home", "fashion", "sports", "beauty")),
-        FieldSpec(
-            name="customer_email",
-            type=FieldType.STRING,
-            role=FieldRole.ATTRIBUTE,
-            classification=Classification.PII,
-            required=False,
-            pattern=r"^[^@\s]+@[^@\s]+$",
-        ),
-        FieldSpec(
-            name="margin",
-            type=FieldType.FLOAT,
-            role=FieldRole.ATTRIBUTE,
-            classification=Classification.CONFIDENTIAL,
-            required=False,
-        ),
-    ),
-)
-WEB_SESSIONS = SourceSpec(
-    key="web_sessions",
-    name="Web sessions",
-    description="Visits to the web shops, streamed by the analytics collector when they end.",
-    owner_unit_key=COMPANY_KEY,
-    refresh_mode=RefreshMode.STREAMING,
-    freshness_sla_s=120,
-    expected_volume_per_15m=125,
-    retention_days=90,
-    measure_units={"duration_s": "s", "pages": "pages", "converted": "sessions"},
-    fields=(
-        *_key_fields("session_id"),
-        _measure("duration_s", FieldType.FLOAT, 0.0, 86_400.0),
-        _measure("pages", FieldType.INT, 1.0, 10_000.0),
-        _measure("converted", FieldType.INT, 0.0, 1.0),
-        _dimension("device", ("desktop", "mobile", "tablet")),
-        _dimension("landing_page", ("home", "product", "search", "campaign", "blog")),
-    ),
-)
-SUPPORT_TICKETS = SourceSpec(
-    key="support_tickets",
-    name="Support tickets",
-    description="Resolved support tickets, sent by the help desk every few minutes in batches.",
-    owner_unit_key=COMPANY_KEY,
-    refresh_mode=RefreshMode.MICROBATCH,
-    freshness_sla_s=1_800,
-    expected_volume_per_15m=1,
-    retention_days=365,
-    measure_units={"resolution_minutes": "min", "reopened": "tickets"},
-    fields=(
-        *_key_fields("ticket_id"),
-        _measure("resolution_minutes", FieldType.FLOAT, 0.0, 525_600.0),
-        _measure("reopened", FieldType.INT, 0.0, 1.0),
-        _dimension("priority", ("low", "normal", "high", "urgent")),
-        _dimension("channel", ("email", "chat", "phone")),
-    ),
-)
-MARKETING_SPEND = SourceSpec(
-    key="marketing_spend",
-    name="Marketing spend",
-    description="Daily media spend per business unit and channel, delivered by Acme Media "
-    "the morning after.",
-    owner_unit_key=COMPANY_KEY,
-    refresh_mode=RefreshMode.SCHEDULED,
-    freshness_sla_s=36 * 3_600,
-    expected_volume_per_15m=None,
-    retention_days=730,
-    sensitivity=Classification.CONFIDENTIAL,
-    partner_agreement_ref="ACME-MEDIA-DPA-2026-017",
-    # A fixed date rather than "a year from now": re-seeding must not change the catalogue.
-    partner_agreement_expires_at=dt.datetime(2029, 12, 31, 23, 59, 59, tzinfo=dt.UTC),
-    measure_units={"spend": "EUR", "clicks": "clicks"},
-    fields=(
-        *_key_fields("row_id"),
-        _measure("spend", FieldType.FLOAT, 0.0, 10_000_000.0),
-        _measure("clicks", FieldType.INT, 0.0),
-        FieldSpec(name="campaign", type=FieldType.STRING, role=FieldRole.DIMENSION),
-        _dimension("channel", MARKETING_CHANNELS),
-    ),
-)
-SOURCES = (ORDERS, WEB_SESSIONS, SUPPORT_TICKETS, MARKETING_SPEND)
-
-KPIS = (
-    KpiSpec(
-        key="revenue",
-        name="Revenue",
-        description="Value of orders placed. Targets are monthly plans per region and country "
-        "(docs/targets.md).",
-        formula="sum(orders.amount)",
-        owner_unit_key=COMPANY_KEY,
-        unit="EUR",
-        format=",.0f",
-        direction=Direction.HIGHER_IS_BETTER,
-        target=38_000.0,
-        warn_threshold=33_000.0,
-        crit_threshold=29_000.0,
-        target_warn_pct=87.0,
-        target_crit_pct=76.0,
-    ),
-    KpiSpec(
-        key="orders",
-        name="Orders",
-        description="Number of orders placed.",
-        formula="count(orders)",
-        owner_unit_key=COMPANY_KEY,
-        unit="orders",
-        format=",.0f",
-        direction=Direction.HIGHER_IS_BETTER,
-        target=450.0,
-        warn_threshold=390.0,
-        crit_threshold=340.0,
-        target_warn_pct=87.0,
-        target_crit_pct=76.0,
-    ),
-    KpiSpec(
-        key="average_order_value",
-        name="Average order value",
-        description="Revenue per order.",
-        formula="sum(orders.amount) / count(orders)",
-        owner_unit_key=COMPANY_KEY,
-        unit="EUR",
-        format=",.2f",
-        direction=Direction.HIGHER_IS_BETTER,
-        target=85.0,
-        warn_threshold=78.0,
-        crit_threshold=72.0,
-        target_warn_pct=92.0,
-        target_crit_pct=85.0,
-    ),
-    KpiSpec(
-        key="conversion_rate",
-        name="Conversion rate",
-        description="Orders per hundred web sessions.",
-        formula="100 * count(orders) / count(web_sessions)",
-        owner_unit_key=COMPANY_KEY,
-        unit="%",
-        format=".2f",
-        direction=Direction.HIGHER_IS_BETTER,
-        target=3.6,
-        warn_threshold=3.2,
-        crit_threshold=2.8,
-        target_warn_pct=89.0,
-        target_crit_pct=78.0,
-    ),
-    KpiSpec(
-        key="support_resolution_time",
-        name="Support resolution time",
-        description="Average minutes from opening to resolving a support ticket.",
-        formula="avg(support_tickets.resolution_minutes)",
-        owner_unit_key=COMPANY_KEY,
-        unit="min",
-        format=",.0f",
-        direction=Direction.LOWER_IS_BETTER,
-        target=240.0,
-        warn_threshold=300.0,
-        crit_threshold=360.0,
-        target_warn_pct=125.0,
-        target_crit_pct=150.0,
-    ),
-    KpiSpec(
-        key="ticket_reopen_rate",
-        name="Ticket reopen rate",
-        description="Share of resolved tickets that were reopened.",
-        formula="100 * sum(support_tickets.reopened) / count(support_tickets)",
-        owner_unit_key=COMPANY_KEY,
-        unit="%",
-        format=".1f",
-        direction=Direction.LOWER_IS_BETTER,
-        target=5.0,
-        warn_threshold=8.0,
-        crit_threshold=12.0,
-        target_warn_pct=160.0,
-        target_crit_pct=240.0,
-    ),
-    KpiSpec(
-        key="marketing_roi",
-        name="Marketing ROI",
-        description="Revenue per euro of media spend. Spend arrives daily, so read it by day.",
-        formula="sum(orders.amount) / sum(marketing_spend.spend)",
-        owner_unit_key=COMPANY_KEY,
-        unit="x",
-        format=".2f",
-        direction=Direction.HIGHER_IS_BETTER,
-        target=6.0,
-        warn_threshold=5.0,
-        crit_threshold=4.0,
-        target_warn_pct=83.0,
-        target_crit_pct=67.0,
-        default_granularity=Granularity.DAY,
-    ),
-)
+SOURCES = tuple(_source(e) for _p, e in DOCUMENT.of("sources", SourceEntry))
+"""The demo sources as specs (the simulator and tests read their contracts)."""
+_BY_KEY = {s.key: s for s in SOURCES}
+ORDERS = _BY_KEY["orders"]
+WEB_SESSIONS = _BY_KEY["web_sessions"]
+SUPPORT_TICKETS = _BY_KEY["support_tickets"]
+MARKETING_SPEND = _BY_KEY["marketing_spend"]
+KPIS = tuple(_kpi(e) for _p, e in DOCUMENT.of("kpis", KpiEntry))
 
 _ROLE_TEXT = {
     "executive": ("Executive", "Sees the KPIs and events of their scope; no personal data."),

@@ -1,4 +1,4 @@
-"""Idempotent demo seeding: the catalogue always, demo accounts only in demo mode."""
+"""Idempotent demo seeding: the catalogue file always, demo accounts only in demo mode."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import dataclasses
 import datetime as dt
 import os
 import secrets
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,12 +17,11 @@ from ingest.demo.targets import demo_target_plans
 from models.accounts import UserSpec, create_user, find_user, upsert_role
 from models.alerts import rules
 from models.audit import Actor
-from models.catalog import upsert_kpi, upsert_org_unit, upsert_source
-from models.org import OrgUnit
+from models.catalog import unit_by_key
+from models.catalog_file import Document, apply_catalog
 from models.permissions import ROLE_PERMISSIONS, Principal
 from models.settings import Settings
 from models.targets import apply_target_plans
-from models.users import User
 
 SEED_ACTOR = Actor("system:demo-seed")
 CREDENTIALS_FILE = "demo-credentials.txt"
@@ -110,13 +108,13 @@ def _create_account(session: Session, spec: UserSpec) -> NewAccount:
     return NewAccount(spec.email, password, spec.roles, spec.scopes)
 
 
-def _ensure_alert_rules(session: Session, units: Sequence[OrgUnit]) -> int:
+def _ensure_alert_rules(session: Session) -> int:
     """The demo's alert rules, created once, as made by the demo admin; returns how many were
     created now."""
     owner = find_user(session, catalog.DEMO_ALERT_OWNER)
     if owner is None:
         return 0
-    company = next(u for u in units if u.key == catalog.COMPANY_KEY)
+    company = unit_by_key(session, catalog.COMPANY_KEY)
     principal = Principal(
         owner.id, ROLE_PERMISSIONS["admin"], (str(company.path),), name=owner.display_name
     )
@@ -129,6 +127,15 @@ def _ensure_alert_rules(session: Session, units: Sequence[OrgUnit]) -> int:
     return created
 
 
+def _with_stewards_known(session: Session, document: Document) -> Document:
+    """The catalogue, without its stewards when the demo steward has no account (outside demo
+    mode): then the stored stewards are left as they are."""
+    steward = find_user(session, catalog.STEWARD_EMAIL)
+    if steward is None or not steward.is_active:
+        return document.without("steward")
+    return document
+
+
 def seed_demo(engine: Engine, settings: Settings) -> SeedReport:
     """Create or update the demo catalogue (target plans of the current year included), and
     the demo accounts when demo mode is on.
@@ -136,13 +143,13 @@ def seed_demo(engine: Engine, settings: Settings) -> SeedReport:
     Everything runs in one transaction. Existing accounts, and their passwords, are kept; new
     accounts' passwords are written to ``<data_dir>/demo-credentials.txt`` before committing.
     """
+    document = catalog.DOCUMENT
     with Session(engine, expire_on_commit=False) as session, session.begin():
-        units = [upsert_org_unit(session, spec, SEED_ACTOR) for spec in catalog.org_units()]
+        # Units first: the accounts' scopes name them, and the sources name the steward.
+        apply_catalog(session, document.only(["org_units"]), SEED_ACTOR)
         roles = [upsert_role(session, spec, SEED_ACTOR) for spec in catalog.ROLES]
         new_accounts = _ensure_accounts(session) if settings.demo_mode else ()
-        steward: User | None = find_user(session, catalog.STEWARD_EMAIL)
-        sources = [upsert_source(session, s, SEED_ACTOR, steward=steward) for s in catalog.SOURCES]
-        kpis = [upsert_kpi(session, k, SEED_ACTOR, steward=steward) for k in catalog.KPIS]
+        apply_catalog(session, _with_stewards_known(session, document), SEED_ACTOR)
         apply_target_plans(
             session,
             SEED_ACTOR,
@@ -151,14 +158,14 @@ def seed_demo(engine: Engine, settings: Settings) -> SeedReport:
         )
         if settings.demo_mode:
             session.flush()
-            _ensure_alert_rules(session, units)
+            _ensure_alert_rules(session)
         path = credentials_path(settings)
         if new_accounts:
             _write_credentials(path, new_accounts)
     return SeedReport(
-        org_units=len(units),
-        sources=len(sources),
-        kpis=len(kpis),
+        org_units=len(document.entries["org_units"]),
+        sources=len(document.entries["sources"]),
+        kpis=len(document.entries["kpis"]),
         roles=len(roles),
         demo_mode=settings.demo_mode,
         demo_accounts=tuple(u.email for u in catalog.DEMO_USERS) if settings.demo_mode else (),
