@@ -6,13 +6,12 @@ import datetime as dt
 
 from ingest.demo.generator import UnitProfile
 from ingest.demo.profiles import MARKETING_CHANNELS
-from models.accounts import RoleSpec, UserSpec
+from models.accounts import BUILTIN_ROLES, UserSpec
 from models.alerts.spec import RuleSpec
 from models.alerts.tables import AlertSeverity, Condition
 from models.catalog import KpiSpec, OrgUnitSpec, SourceSpec
 from models.contracts import FieldRole, FieldSpec, FieldType
 from models.enums import Classification, Direction, Granularity, OrgLevel, RefreshMode
-from models.permissions import ROLE_PERMISSIONS
 
 COMPANY_KEY = "group"
 COMPANY = OrgUnitSpec(COMPANY_KEY, "Northstar Group", OrgLevel.COMPANY)
@@ -277,15 +276,8 @@ KPIS = (
     ),
 )
 
-_ROLE_TEXT = {
-    "executive": ("Executive", "Sees the KPIs and events of their scope; no personal data."),
-    "steward": ("Data steward", "Looks after data quality, incidents and quarantine."),
-    "admin": ("Administrator", "Manages users, roles, sources and keys; reads the audit log."),
-}
-ROLES = tuple(
-    RoleSpec(key, _ROLE_TEXT[key][0], permissions, _ROLE_TEXT[key][1])
-    for key, permissions in ROLE_PERMISSIONS.items()
-)
+ROLES = BUILTIN_ROLES
+"""The built-in roles (``models.accounts``); the seed re-asserts them."""
 
 STEWARD_EMAIL = "steward@example.com"
 DEMO_USERS = (

@@ -135,6 +135,8 @@ def seed_demo(engine: Engine, settings: Settings) -> SeedReport:
     """
     with Session(engine, expire_on_commit=False) as session, session.begin():
         units = [upsert_org_unit(session, spec, SEED_ACTOR) for spec in catalog.org_units()]
+        # Migration 0011 creates the built-in roles; the seed only re-asserts them (a no-op
+        # unless someone edited one).
         roles = [upsert_role(session, spec, SEED_ACTOR) for spec in catalog.ROLES]
         new_accounts = _ensure_accounts(session) if settings.demo_mode else ()
         steward: User | None = find_user(session, catalog.STEWARD_EMAIL)
