@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from models import channels, facts, kpis, logs, notifications, org, quarantine, sources, users
+from models import (
+    channels,
+    facts,
+    kpis,
+    logs,
+    notifications,
+    org,
+    quarantine,
+    sources,
+    tokens,
+    users,
+)
 from models.admin import tables as admin
 from models.alerts import tables as alerts
 from models.base import metadata
@@ -21,5 +32,6 @@ __all__ = [
     "quality",
     "quarantine",
     "sources",
+    "tokens",
     "users",
 ]
