@@ -32,14 +32,8 @@ from dashboard.components.selectors import (
     period_selector,
     scope_selector,
 )
-from dashboard.components.tiles import (
-    Thresholds,
-    TileData,
-    comparable_value,
-    kpi_href,
-    kpi_status,
-    tile_grid,
-)
+from dashboard.components.tiles import TileData, kpi_href, tile_grid
+from dashboard.targets import judge
 from models.enums import OrgLevel
 from models.permissions import AccessDenied, Permission, Principal
 from models.queries.common import Period
@@ -126,8 +120,7 @@ def _tile(
     choice: PeriodChoice,
     period: Period,
 ) -> TileData:
-    limits = Thresholds(kpi.direction, kpi.target, kpi.warn_threshold, kpi.crit_threshold)
-    compared = comparable_value(value.value, kpi.formula.is_additive, period.length)
+    judged = judge(kpi, unit, period, value.value)
     return TileData(
         key=kpi.key,
         name=kpi.name,
@@ -135,8 +128,8 @@ def _tile(
         previous=value.previous_value,
         unit=kpi.unit,
         format=kpi.format,
-        thresholds=limits,
-        status=kpi_status(compared, limits),
+        thresholds=judged.thresholds,
+        status=judged.status,
         times=series[0],
         values=series[1],
         badge=badge,
