@@ -192,6 +192,10 @@ def _serve(action: str, handle: Handler) -> Response:
         call.detail["cached"] = cache.cached
     except Exception as exc:
         problem = _problem_of(exc)
+        if problem.status == 401 and g.get("northstar_refused_user_id") is None:
+            # Anonymous, like the pages' anonymous 401s: not logged, or anyone could fill
+            # the table (docs/security.md, The guard).
+            return problem.response()
         record_access(
             call, PAGE, action, problem.outcome, started, problem.reason, status=problem.status
         )

@@ -65,6 +65,7 @@ def tokens_card(ids: Mapping[str, str]) -> dbc.Card:
                 form,
                 html.Div(id=ids["result"]),
                 revoke,
+                html.Div(id=ids["revoke-result"]),
                 html.Div(id=ids["list"]),
             ]
         ),

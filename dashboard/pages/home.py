@@ -1,6 +1,6 @@
 """The account page: who you are, what you may do, which units you may see, and your personal
-access tokens for the read API (created and revoked by guarded callbacks; a token is shown
-once)."""
+access tokens for the read API (created and revoked by guarded callbacks needing ``kpi:view``,
+which is all a token can be used for; a token is shown once)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from dashboard.auth.policy import (
 )
 from dashboard.components import account_tokens as look
 from models.admin.rules import actor_of
-from models.permissions import AccessDenied, Principal
+from models.permissions import AccessDenied, Permission, Principal
 from models.queries.scope import Unit, root_units
 from models.queries.tokens import user_tokens
 from models.tokens import TokenError, create_token, expiry, revoke_token
@@ -35,7 +35,18 @@ SCOPE_ID = "home-scope"
 PERMISSIONS_ID = "home-permissions"
 TOKENS = {
     key: f"account-token-{key}"
-    for key in ("name", "expires", "create", "result", "choice", "revoke", "list", "done")
+    for key in (
+        "name",
+        "expires",
+        "create",
+        "result",
+        "done",
+        "choice",
+        "revoke",
+        "revoke-result",
+        "revoked",
+        "list",
+    )
 }
 
 
@@ -58,6 +69,12 @@ def view(principal: Principal, units: list[Unit]) -> html.Div:
         else html.P("No org units are granted to you yet.", id=SCOPE_ID)
     )
     permissions = ", ".join(sorted(p.value for p in principal.permissions)) or "none"
+    # A token reads KPIs as its user: only for those who may (the callbacks check it too).
+    tokens = [
+        dash.dcc.Store(id=TOKENS["done"]),
+        dash.dcc.Store(id=TOKENS["revoked"]),
+        look.tokens_card(TOKENS),
+    ]
     return html.Div(
         [
             html.H1(f"Welcome, {principal.name}", id=WHO_ID, className="h3"),
@@ -71,8 +88,7 @@ def view(principal: Principal, units: list[Unit]) -> html.Div:
                     ]
                 ),
             ),
-            dash.dcc.Store(id=TOKENS["done"]),
-            look.tokens_card(TOKENS),
+            *(tokens if principal.has(Permission.KPI_VIEW) else []),
         ]
     )
 
@@ -95,9 +111,10 @@ def _list_refused(error: UserFacingError) -> tuple[Any, Any]:
     Output(TOKENS["list"], "children"),
     Output(TOKENS["choice"], "options"),
     Input(TOKENS["done"], "data"),
+    Input(TOKENS["revoked"], "data"),
 )
-@guarded_callback(page=PAGE, permission=None, on_error=_list_refused)
-def token_list(call: CallContext, /, _done: object) -> tuple[Any, Any]:
+@guarded_callback(page=PAGE, permission=Permission.KPI_VIEW, on_error=_list_refused)
+def token_list(call: CallContext, /, *_changed: object) -> tuple[Any, Any]:
     """The signed-in user's own tokens, read again after each change."""
     now = utc_now()
     with read_connection() as connection:
@@ -126,7 +143,7 @@ def _days(value: object) -> int | None:
     State(TOKENS["expires"], "value"),
     prevent_initial_call=True,
 )
-@guarded_callback(page=PAGE, permission=None, on_error=_changed_refused)
+@guarded_callback(page=PAGE, permission=Permission.KPI_VIEW, on_error=_changed_refused)
 def create_own_token(
     call: CallContext, /, n_clicks: object, name: object, expires: object
 ) -> tuple[Any, Any]:
@@ -150,13 +167,13 @@ def create_own_token(
 
 
 @dash.callback(
-    Output(TOKENS["result"], "children", allow_duplicate=True),
-    Output(TOKENS["done"], "data", allow_duplicate=True),
+    Output(TOKENS["revoke-result"], "children"),
+    Output(TOKENS["revoked"], "data"),
     Input(TOKENS["revoke"], "n_clicks"),
     State(TOKENS["choice"], "value"),
     prevent_initial_call=True,
 )
-@guarded_callback(page=PAGE, permission=None, on_error=_changed_refused)
+@guarded_callback(page=PAGE, permission=Permission.KPI_VIEW, on_error=_changed_refused)
 def revoke_own_token(call: CallContext, /, n_clicks: object, choice: object) -> tuple[Any, Any]:
     """Revoke one of the signed-in user's own tokens; it stops working at its next call."""
     if not isinstance(n_clicks, int) or n_clicks < 1:

@@ -67,6 +67,16 @@ def test_missing_unknown_revoked_and_expired_tokens_are_401_with_the_reason(
     with world.engine.begin() as connection:
         connection.execute(text("UPDATE access_tokens SET revoked_at = now()"))
     assert "was revoked at" in reason(world, token)
+    with world.engine.connect() as connection:
+        logged = connection.execute(
+            text("SELECT user_id, outcome, detail->>'status' FROM access_log WHERE page = 'api'")
+        ).all()
+    user = world.users[REGIONAL]
+    assert [tuple(r) for r in logged] == [
+        (user, "denied", "401"),  # expired: the token names its user
+        (user, "ok", None),
+        (user, "denied", "401"),  # revoked
+    ]
 
 
 def test_a_deactivated_users_token_stops_at_once(world: World) -> None:
@@ -136,7 +146,7 @@ def test_the_account_page_creates_a_token_once_and_revokes_it(world: World) -> N
     assert done is not None
     assert world.get(token, "/kpis").status_code == 200
 
-    table, options = call_as(world, REGIONAL, page.token_list, done)
+    table, options = call_as(world, REGIONAL, page.token_list, done, None)
     assert "my script" in text_of(table)
     assert token not in text_of(table)  # never shown again
     (option,) = options
