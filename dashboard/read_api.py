@@ -53,6 +53,8 @@ PAGE = "api"
 _STATE = "northstar.read_api"
 TOUCH_EVERY_S = 60.0
 REALM = 'Bearer realm="northstar", error="invalid_token"'
+_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+"""Answered here, so that anything but GET is a 405 rather than the ingest API's 404."""
 
 
 @dataclass
@@ -176,6 +178,10 @@ def _problem_of(exc: Exception) -> Problem:
 
 def _serve(action: str, handle: Handler) -> Response:
     """Authenticate, check, spend the budget, answer and log one call (see the module)."""
+    if request.method != "GET":
+        return Problem(
+            405, "method_not_allowed", "the read API answers GET only", headers={"Allow": "GET"}
+        ).response()
     started = time.perf_counter()
     now = dt.datetime.now(dt.UTC)
     call: CallContext | None = None
@@ -211,7 +217,7 @@ def _arg(name: str) -> str | None:
     return None if value is None or value == "" else value
 
 
-@blueprint.get("/kpis")
+@blueprint.route("/kpis", methods=_METHODS)
 def list_kpis() -> Response:
     """Every KPI reported at the unit's level, with its numbers."""
 
@@ -228,7 +234,7 @@ def list_kpis() -> Response:
     return _serve("GET /api/v1/kpis", handle)
 
 
-@blueprint.get("/kpis/<key>")
+@blueprint.route("/kpis/<key>", methods=_METHODS)
 def get_kpi(key: str) -> Response:
     """One KPI at a unit over a period."""
 
@@ -246,7 +252,7 @@ def get_kpi(key: str) -> Response:
     return _serve("GET /api/v1/kpis/<key>", handle)
 
 
-@blueprint.get("/kpis/<key>/series")
+@blueprint.route("/kpis/<key>/series", methods=_METHODS)
 def get_series(key: str) -> Response:
     """One KPI per bucket over a period or between two times."""
 
@@ -266,7 +272,7 @@ def get_series(key: str) -> Response:
     return _serve("GET /api/v1/kpis/<key>/series", handle)
 
 
-@blueprint.get("/kpis/<key>/breakdown")
+@blueprint.route("/kpis/<key>/breakdown", methods=_METHODS)
 def get_breakdown(key: str) -> Response:
     """One KPI per child unit in scope, now and in the previous period."""
 

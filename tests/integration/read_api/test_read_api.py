@@ -123,6 +123,14 @@ def test_bad_requests_name_what_was_wrong(busy: World) -> None:
         assert body["parameter"] == parameter, (path, query, body)
 
 
+def test_only_get_is_answered(world: World) -> None:
+    response = world.client().post("/api/v1/kpis", headers={"Authorization": "Bearer x"})
+
+    assert response.status_code == 405
+    assert response.headers["Allow"] == "GET"
+    assert response.json["error"] == "method_not_allowed"
+
+
 def test_a_user_without_kpi_view_is_refused(busy: World) -> None:
     body = refused(busy, busy.token(NOBODY), "/kpis", 403)
     assert "kpi:view" in body["reason"]
