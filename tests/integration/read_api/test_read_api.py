@@ -114,6 +114,7 @@ def test_bad_requests_name_what_was_wrong(busy: World) -> None:
         ("/kpis", {"period": "2y"}, "period"),
         ("/kpis/revenue", {"period": "week"}, "period"),
         ("/kpis/revenue/series", {"granularity": "second"}, "granularity"),
+        ("/kpis/revenue/series", {"period": "30d", "granularity": "minute"}, "granularity"),
         ("/kpis/revenue/series", {"from": "2026-01-01T00:00Z"}, "to"),
         ("/kpis/revenue/series", {"from": "yesterday", "to": "2026-01-01T00:00Z"}, "from"),
         ("/kpis/revenue/series", {"from": "2026-01-01T00:00", "to": "2026-01-02T00:00"}, "from"),
