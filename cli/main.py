@@ -16,12 +16,16 @@ from cli.demo import demo
 from cli.quarantine import quarantine
 from cli.simulate import simulate
 from cli.sources import sources
+from cli.tokens import tokens
+from cli.users import users
 from cli.worker import worker
+from models.admin.rules import AdminError
 from models.catalog import CatalogError
 from models.formulas import FormulaError
 from models.queries.executive.definitions import InvalidKpi
 from models.settings import ConfigurationError
 from models.storage import StorageError
+from models.tokens import TokenError
 
 
 def _one_line(text: str) -> str:
@@ -39,7 +43,15 @@ class _Northstar(click.Group):
         except OperationalError as exc:
             first = str(exc.orig or exc).strip().splitlines()[0]
             raise click.ClickException(f"database unreachable: {_one_line(first)}") from exc
-        except (StorageError, CatalogError, FormulaError, InvalidKpi, LookupError) as exc:
+        except (
+            StorageError,
+            CatalogError,
+            FormulaError,
+            InvalidKpi,
+            LookupError,
+            AdminError,
+            TokenError,
+        ) as exc:
             raise click.ClickException(_one_line(str(exc))) from exc
 
 
@@ -58,6 +70,8 @@ cli.add_command(quarantine)
 cli.add_command(worker)
 cli.add_command(cron)
 cli.add_command(simulate)
+cli.add_command(users)
+cli.add_command(tokens)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

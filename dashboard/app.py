@@ -10,6 +10,7 @@ import dash
 from flask import Flask
 
 from dashboard import assets, auth, page_loader, security
+from dashboard.api import routes as read_api
 from dashboard.auth import ratelimit
 from dashboard.auth.access_log import AccessSink
 from dashboard.auth.policy import SERVICES_KEY
@@ -50,6 +51,7 @@ def create_app(
     # After the sign-in guard: budgets are per signed-in user, anonymous requests never count.
     ratelimit.init_app(server, settings)
     api.init_app(server, services)
+    read_api.init_app(server)
     observability.init_app(server, services)
     assets.init_app(server)
     dash_app = build_dash(server)

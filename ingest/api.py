@@ -10,7 +10,8 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import msgspec
 import redis
@@ -42,12 +43,21 @@ class _State:
     services: Services
     cache: SourcesCache
     usage: KeyUsage
+    openapi_parts: list[dict[str, Any]] = field(default_factory=list)
+    """Other APIs under ``/api/v1`` (the dashboard's read API) describe themselves here."""
 
 
 def init_app(server: Flask, services: Services) -> None:
     """Register ``/api/v1`` on ``server``; nothing is loaded until the first request."""
     server.extensions[_STATE] = _State(services, SourcesCache(services), KeyUsage(services))
     server.register_blueprint(blueprint)
+
+
+def add_openapi_part(server: Flask, part: dict[str, Any]) -> None:
+    """Add another API's paths, schemas and security schemes to ``/api/v1/openapi.json``
+    (after :func:`init_app`)."""
+    state: _State = server.extensions[_STATE]
+    state.openapi_parts.append(part)
 
 
 class ApiError(Exception):
@@ -97,7 +107,7 @@ def post_upload(source_key: str) -> Response:
 @blueprint.get("/openapi.json")
 def openapi_document() -> Response:
     """The OpenAPI 3.1 description of this API (public: it is documentation)."""
-    return json_response(openapi.document(), 200)
+    return json_response(openapi.document(_state().openapi_parts), 200)
 
 
 @blueprint.route("/", defaults={"rest": ""}, methods=_METHODS)

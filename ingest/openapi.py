@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ingest.api_bodies import CSV, JSON, MULTIPART, NDJSON_TYPES
@@ -158,8 +159,23 @@ _SCHEMAS: dict[str, Any] = {
 }
 
 
-def document() -> dict[str, Any]:
-    """The OpenAPI 3.1 document (a fresh dict; the caller may serialise it)."""
+def document(parts: Sequence[Mapping[str, Any]] = ()) -> dict[str, Any]:
+    """The OpenAPI 3.1 document (a fresh dict; the caller may serialise it), with the
+    ``paths``, ``schemas`` and ``securitySchemes`` of other APIs under ``/api/v1`` added."""
+    found = _ingest_document()
+    for part in parts:
+        found["paths"].update(part.get("paths", {}))
+        found["components"]["schemas"].update(part.get("schemas", {}))
+        found["components"]["securitySchemes"].update(part.get("securitySchemes", {}))
+    if parts:
+        found["info"]["title"] = "Northstar API"
+        found["info"]["description"] += (
+            " Scripts read KPIs under /kpis with a personal access token. See docs/api.md."
+        )
+    return found
+
+
+def _ingest_document() -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
         "info": {

@@ -15,7 +15,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from models.audit import Actor, record_change
 from models.catalog import CatalogError, unit_by_key, upsert_by_key
-from models.permissions import Permission
+from models.permissions import ROLE_PERMISSIONS, Permission
 from models.users import Role, RolePermission, User, UserRole, UserScope
 
 
@@ -36,6 +36,19 @@ class UserSpec:
     scopes: tuple[str, ...]
     """Keys of the org units whose subtrees the user may see."""
     is_demo: bool = False
+
+
+ROLE_TEXT = {
+    "executive": ("Executive", "Sees the KPIs and events of their scope; no personal data."),
+    "steward": ("Data steward", "Looks after data quality, incidents and quarantine."),
+    "admin": ("Administrator", "Manages users, roles, sources and keys; reads the audit log."),
+}
+BUILTIN_ROLES = tuple(
+    RoleSpec(key, ROLE_TEXT[key][0], permissions, ROLE_TEXT[key][1])
+    for key, permissions in ROLE_PERMISSIONS.items()
+)
+"""The roles every installation has: created by migration ``0011``, re-asserted by the demo
+seed (a test checks that the migration writes exactly these)."""
 
 
 def hash_password(password: str) -> str:

@@ -12,6 +12,7 @@ from models import (
     quarantine,
     sources,
     targets,
+    tokens,
     users,
 )
 from models.admin import tables as admin
@@ -33,5 +34,6 @@ __all__ = [
     "quarantine",
     "sources",
     "targets",
+    "tokens",
     "users",
 ]

@@ -1,8 +1,9 @@
 """The ``before_request`` guard: sign-in required everywhere but a short list of public paths.
 
 Public: the sign-in form and its POST, ``/healthz``, ``/readyz``, static files (Dash's component
-suites, ``/assets/``, the vendored Bootstrap under ``/vendor/``, the favicon) and the ingest API
-``/api/v1`` (source API keys, never sessions), and ``/invite/<token>`` (one-time links to set a
+suites, ``/assets/``, the vendored Bootstrap under ``/vendor/``, the favicon), the APIs under
+``/api/v1`` (source API keys for ingest, personal access tokens for the read API, never
+sessions), and ``/invite/<token>`` (one-time links to set a
 password). ``/metrics`` answers loopback clients, or others with ``Authorization: Bearer
 <NORTHSTAR_METRICS_TOKEN>``. Anonymous page requests are redirected
 to ``/login?next=…``; anonymous Dash requests (``/_dash-*``) get 401 JSON, never a redirect.

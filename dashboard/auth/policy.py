@@ -298,6 +298,21 @@ def record_refusal(message: str, status: int) -> bool:
     return _record(call, "http", action, Outcome.THROTTLED, started, message, status=status)
 
 
+def record_access(
+    call: CallContext | None,
+    page: str,
+    action: str,
+    outcome: Outcome,
+    started: float,
+    message: str | None,
+    *,
+    status: int | None = None,
+) -> bool:
+    """Write the ``access_log`` entry of a request served outside Dash (the read API), as a
+    guarded callback does; False (and a logged error) when it could not be written."""
+    return _record(call, page, action, outcome, started, message, status=status)
+
+
 def _user_facing(exc: Exception, page: str, action: str) -> UserFacingError:
     if isinstance(exc, AccessDenied):
         return UserFacingError(f"Not allowed: {exc}.", Outcome.DENIED)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ingest.demo.generator import UnitProfile
-from models.accounts import RoleSpec, UserSpec
+from models.accounts import BUILTIN_ROLES, UserSpec
 from models.alerts.spec import RuleSpec
 from models.alerts.tables import AlertSeverity, Condition
 from models.catalog import KpiSpec, OrgUnitSpec, SourceSpec
@@ -17,7 +17,6 @@ from models.catalog_file.source_entry import SourceEntry
 from models.catalog_file.units import UnitEntry
 from models.contracts import FieldRole
 from models.enums import OrgLevel
-from models.permissions import ROLE_PERMISSIONS
 
 CATALOG_FILE = Path(__file__).with_name("catalog.yaml")
 """The demo organisation, sources, metrics and KPIs (applied by ``northstar demo seed``)."""
@@ -123,15 +122,8 @@ SUPPORT_TICKETS = _BY_KEY["support_tickets"]
 MARKETING_SPEND = _BY_KEY["marketing_spend"]
 KPIS = tuple(_kpi(e) for _p, e in DOCUMENT.of("kpis", KpiEntry))
 
-_ROLE_TEXT = {
-    "executive": ("Executive", "Sees the KPIs and events of their scope; no personal data."),
-    "steward": ("Data steward", "Looks after data quality, incidents and quarantine."),
-    "admin": ("Administrator", "Manages users, roles, sources and keys; reads the audit log."),
-}
-ROLES = tuple(
-    RoleSpec(key, _ROLE_TEXT[key][0], permissions, _ROLE_TEXT[key][1])
-    for key, permissions in ROLE_PERMISSIONS.items()
-)
+ROLES = BUILTIN_ROLES
+"""The built-in roles (``models.accounts``); the seed re-asserts them."""
 
 STEWARD_EMAIL = "steward@example.com"
 DEMO_USERS = (

@@ -147,6 +147,8 @@ def seed_demo(engine: Engine, settings: Settings) -> SeedReport:
     with Session(engine, expire_on_commit=False) as session, session.begin():
         # Units first: the accounts' scopes name them, and the sources name the steward.
         apply_catalog(session, document.only(["org_units"]), SEED_ACTOR)
+        # Migration 0011 creates the built-in roles; the seed only re-asserts them (a no-op
+        # unless someone edited one).
         roles = [upsert_role(session, spec, SEED_ACTOR) for spec in catalog.ROLES]
         new_accounts = _ensure_accounts(session) if settings.demo_mode else ()
         apply_catalog(session, _with_stewards_known(session, document), SEED_ACTOR)

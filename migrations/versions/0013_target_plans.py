@@ -35,7 +35,7 @@ from sqlalchemy.dialects import postgresql
 from models.formulas import FormulaError, parse_formula
 
 revision: str = "0013"
-down_revision: str | None = "0010"
+down_revision: str | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
