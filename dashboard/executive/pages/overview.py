@@ -43,7 +43,9 @@ from models.queries.scope import Unit, child_units, root_units
 from models.queries.steward.quality import Badge, kpi_badge
 from models.target_rules import Target
 
-dash.register_page(__name__, path="/", name="Overview", title="Northstar · Overview")  # type: ignore[no-untyped-call]
+dash.register_page(  # type: ignore[no-untyped-call]
+    __name__, path="/", name="Overview", title="Northstar · Overview", order=0
+)
 
 PAGE = "overview"
 PERIOD_ID = "overview-period"

@@ -27,7 +27,9 @@ from models.queries.scope import Unit, root_units
 from models.queries.tokens import user_tokens
 from models.tokens import TokenError, create_token, expiry, revoke_token
 
-dash.register_page(__name__, path="/account", name="Account", title="Northstar · Account")  # type: ignore[no-untyped-call]
+dash.register_page(  # type: ignore[no-untyped-call]
+    __name__, path="/account", name="Account", title="Northstar · Account", order=90
+)
 
 PAGE = "account"
 WHO_ID = "home-who"
