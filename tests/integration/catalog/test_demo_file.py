@@ -7,6 +7,7 @@ from pathlib import Path
 
 import redis
 from click.testing import CliRunner
+from conftest import truncate_all
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
@@ -18,7 +19,6 @@ from ingest.sources_cache import read_catalog_version
 from models.catalog_file import apply_catalog, export_catalog, parse_catalog_text, plan_catalog
 from models.enums import OrgLevel
 from models.settings import Settings
-from tests.conftest import truncate_all
 
 from .support import ACTOR, add_user
 

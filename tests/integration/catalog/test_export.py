@@ -3,12 +3,12 @@ database, with pull passwords masked."""
 
 from __future__ import annotations
 
+from conftest import truncate_all
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from models.catalog_file import export_catalog
 from models.sources import Source
-from tests.conftest import truncate_all
 
 from .support import CATALOG, add_user, apply_text, plan_text, refused
 

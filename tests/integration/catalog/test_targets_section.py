@@ -3,12 +3,12 @@
 
 from __future__ import annotations
 
+from conftest import truncate_all
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
 from models.catalog_file import export_catalog
 from models.catalog_file.targets import fiscal_year
-from tests.conftest import truncate_all
 
 from .support import CATALOG, add_user, apply_text, plan_text, refused
 
