@@ -85,11 +85,12 @@ def child_units(
     *,
     limits: QueryLimits = DEFAULT_LIMITS,
 ) -> list[Unit]:
-    """The children of ``unit`` that lie in the principal's scope, by name."""
+    """The active children of ``unit`` that lie in the principal's scope, by name (a
+    deactivated unit leaves the pickers; its history is still read through its parent)."""
     rows = connection.execute(
         text(
             f"SELECT {_COLUMNS} FROM org_units u "
-            f"WHERE u.parent_id = :parent AND u.path <@ ANY({IN_SCOPE}) "
+            f"WHERE u.parent_id = :parent AND u.active AND u.path <@ ANY({IN_SCOPE}) "
             "ORDER BY u.name, u.id LIMIT :limit"
         ),
         {"parent": unit.id, "limit": limits.row_limit, **scope_params(principal.scope_paths)},
