@@ -156,7 +156,9 @@ def test_deactivation_shows_impact_hides_the_unit_and_reactivates(console: Conso
     admin = Principal(None, frozenset(Permission), ("1",))
     with console.db.connect() as connection:
         root = resolve_unit(connection, admin, "acme")
-        assert [u.key for u in child_units(connection, admin, root)] == ["unit2"]
+        assert [u.key for u in child_units(connection, admin, root, active_only=True)] == ["unit2"]
+        # Breakdowns by child unit still show its history.
+        assert [u.key for u in child_units(connection, admin, root)] == ["unit2", "unit3"]
     assert "deactivated" in create(ada, console.units["unit3"], "unit3-it", "Italy")
 
     # A child cannot come back under a deactivated parent; the parent brings its subtree.
