@@ -96,9 +96,13 @@ def move_unit(session: Session, principal: Principal, unit_id: int, parent_id: i
     if not parent.active:
         raise AdminError(f"{parent.name} is deactivated: no unit can move under it")
     before = {"parent": _parent_key(session, unit.parent_id), "path": unit.path}
-    upsert_org_unit(session, OrgUnitSpec(unit.key, unit.name, unit.level, parent.key), actor)
+    old_prefix, new_prefix = unit.path, f"{parent.path}.{unit.id}"
+    subtree = session.scalars(select(OrgUnit).where(OrgUnit.path.op("<@")(old_prefix))).all()
+    for member in subtree:
+        member.path = new_prefix + member.path[len(old_prefix) :]
+    unit.parent_id = parent.id
     session.flush()
-    after = {"parent": parent.key, "path": unit.path}
+    after = {"parent": parent.key, "path": unit.path, "units": len(subtree)}
     record_change(session, actor, "org_unit.move", "org_unit", unit.id, before=before, after=after)
 
 

@@ -102,6 +102,7 @@ def test_a_move_shows_what_it_affects_then_applies_audited(console: Console) -> 
     ada = console.caller("admin")
     create(ada, console.units["unit2"], "unit2-fr", "France")
     fr = unit_row(console.db, "unit2-fr")
+    create(ada, fr["id"], "unit2-fr-paris", "Paris", "business_unit")
     shown = preview(ada, "move", fr["id"], console.units["unit3"])
     impact = str(shown)
     # Rada, Eve and Nora see France through unit2, which it leaves.
@@ -109,6 +110,7 @@ def test_a_move_shows_what_it_affects_then_applies_audited(console: Console) -> 
     for name in ("Rada Regional", "Eve Executive", "Nora Norole"):
         assert name in impact
     assert "Stored events below it: 0" in impact
+    assert "Units changed: 2" in impact
     assert unit_row(console.db, "unit2-fr")["parent_id"] == console.units["unit2"]  # not yet
 
     pending = shown[IDS["pending"]]["data"]
@@ -116,8 +118,11 @@ def test_a_move_shows_what_it_affects_then_applies_audited(console: Console) -> 
     moved = unit_row(console.db, "unit2-fr")
     assert moved["parent_id"] == console.units["unit3"]
     assert moved["path"] == f"{unit_row(console.db, 'unit3')['path']}.{fr['id']}"
+    paris = unit_row(console.db, "unit2-fr-paris")
+    assert paris["path"] == f"{moved['path']}.{paris['id']}"  # the subtree moved along
     (audit,) = audits(console.db, "org_unit.move")
     assert (audit["before"]["parent"], audit["after"]["parent"]) == ("unit2", "unit3")
+    assert audits(console.db, "org_unit.update") == []  # one move, one audit row
 
 
 def test_a_cycle_and_a_move_out_of_scope_are_refused(console: Console) -> None:
