@@ -121,12 +121,13 @@ def check_records(
         else:
             passed.append(result)
     units = reference.org_unit_ids(connection, {r.org_unit for r in passed})
+    inactive = reference.inactive_org_units(connection, {r.org_unit for r in passed} - units.keys())
     unit_field = compiled.contract.by_role(FieldRole.ORG_UNIT)[0].name
     for record in passed:
         if record.org_unit in units:
             tally.passed += 1
         else:
-            why = f"unknown org unit {record.org_unit!r}"
+            why = reference.unit_refusal(record.org_unit, inactive)
             tally.fail(RecordError(record.index, unit_field, "unknown_org_unit", why))
     return tally
 

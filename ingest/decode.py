@@ -101,7 +101,8 @@ class References:
     """Cached reference lookups of one worker process.
 
     Known org units are cached for ``ttl_s``; unknown keys are looked up again every batch, so
-    a unit created a moment ago is found at once. Contract versions never change: cached.
+    a unit created a moment ago is found at once; a unit deactivated a moment ago is still
+    taken for up to ``ttl_s``. Contract versions never change: cached.
     """
 
     def __init__(self, ttl_s: float = 300.0) -> None:
@@ -206,6 +207,7 @@ def build_batch(
         for r in p.envelope.records
     }
     units = refs.unit_ids(connection, keys)
+    inactive = reference.inactive_org_units(connection, keys - units.keys())
     for item in parsed:
         decoded.records += item.records
         if item.error is not None:
@@ -221,7 +223,7 @@ def build_batch(
         elif item.envelope is not None:
             failed = (unwritable or {}).get(item.entry_id, {})
             checks = _RowChecks(window, now_s, failed)
-            _rows(connection, refs, item.envelope, units, decoded, checks)
+            _rows(connection, refs, item.envelope, (units, inactive), decoded, checks)
     return decoded
 
 
@@ -248,10 +250,11 @@ def _rows(
     connection: Connection,
     refs: References,
     envelope: streams.Envelope,
-    units: Mapping[str, int],
+    known: tuple[Mapping[str, int], Collection[str]],
     decoded: Decoded,
     checks: _RowChecks,
 ) -> None:
+    units, inactive = known
     rows = decoded.rows.setdefault((envelope.source_id, envelope.source_key), [])
     decoded.accepted_at.append(envelope.accepted_at)
     for record in envelope.records:
@@ -271,7 +274,7 @@ def _rows(
                     envelope,
                     record,
                     rule="unknown_org_unit",
-                    reason=f"unknown org unit {record.org_unit!r}",
+                    reason=reference.unit_refusal(record.org_unit, inactive),
                     org_unit_field=True,
                 )
             )

@@ -82,13 +82,16 @@ def _check(
             chunk.passed.append((row.id, result))
     # Referential integrity, as the worker would check it: a missing unit stays quarantined.
     units = reference.org_unit_ids(connection, {r.org_unit for _, r in chunk.passed})
+    inactive = reference.inactive_org_units(
+        connection, {r.org_unit for _, r in chunk.passed} - units.keys()
+    )
     unit_field = compiled.contract.by_role(FieldRole.ORG_UNIT)[0].name
     kept = []
     for row_id, record in chunk.passed:
         if record.org_unit in units:
             kept.append((row_id, record))
         else:
-            why = f"unknown org unit {record.org_unit!r}"
+            why = reference.unit_refusal(record.org_unit, inactive)
             chunk.reasons.append(
                 NewReason(row_id, compiled.version, unit_field, "unknown_org_unit", why)
             )

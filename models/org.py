@@ -22,4 +22,7 @@ class OrgUnit(Base):
     level: Mapped[OrgLevel] = mapped_column(value_enum(OrgLevel, "org_level"))
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("org_units.id"), index=True)
     path: Mapped[str] = mapped_column(LTree(), unique=True)
+    active: Mapped[bool] = mapped_column(server_default="true")
+    """False once deactivated: the unit keeps its history, leaves the pickers and takes no new
+    events (they are quarantined)."""
     created_at: Mapped[CreatedAt]

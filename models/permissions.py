@@ -17,6 +17,7 @@ class Permission(StrEnum):
     SOURCE_MANAGE = "source:manage"
     USER_MANAGE = "user:manage"
     AUDIT_VIEW = "audit:view"
+    CATALOG_MANAGE = "catalog:manage"
 
 
 class AccessDenied(PermissionError):

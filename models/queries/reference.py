@@ -20,13 +20,33 @@ class SourceRef:
 
 
 def org_unit_ids(connection: Connection, keys: Collection[str]) -> dict[str, int]:
-    """The ids of the org units among ``keys`` that exist (unknown keys are absent)."""
+    """The ids of the active org units among ``keys`` (unknown and deactivated keys are
+    absent: neither takes new events)."""
     if not keys:
         return {}
     rows = connection.execute(
-        text("SELECT key, id FROM org_units WHERE key = ANY(:keys)"), {"keys": list(keys)}
+        text("SELECT key, id FROM org_units WHERE key = ANY(:keys) AND active"),
+        {"keys": list(keys)},
     )
     return {str(key): int(unit_id) for key, unit_id in rows}
+
+
+def inactive_org_units(connection: Connection, keys: Collection[str]) -> set[str]:
+    """The keys among ``keys`` of org units that exist but are deactivated."""
+    if not keys:
+        return set()
+    rows = connection.execute(
+        text("SELECT key FROM org_units WHERE key = ANY(:keys) AND NOT active"),
+        {"keys": list(keys)},
+    )
+    return {str(key) for key in rows.scalars()}
+
+
+def unit_refusal(key: str, inactive: Collection[str]) -> str:
+    """Why a record naming org unit ``key`` (not among the active units) is quarantined."""
+    if key in inactive:
+        return f"org unit {key!r} is deactivated and takes no new events"
+    return f"unknown org unit {key!r}"
 
 
 def source_by_key(connection: Connection, key: str) -> SourceRef | None:

@@ -84,12 +84,16 @@ def child_units(
     unit: Unit,
     *,
     limits: QueryLimits = DEFAULT_LIMITS,
+    active_only: bool = False,
 ) -> list[Unit]:
-    """The children of ``unit`` that lie in the principal's scope, by name."""
+    """The children of ``unit`` that lie in the principal's scope, by name; only the active
+    ones with ``active_only`` (pickers: a deactivated unit keeps its history, so breakdowns
+    still show it)."""
+    active = "AND u.active " if active_only else ""
     rows = connection.execute(
         text(
             f"SELECT {_COLUMNS} FROM org_units u "
-            f"WHERE u.parent_id = :parent AND u.path <@ ANY({IN_SCOPE}) "
+            f"WHERE u.parent_id = :parent {active}AND u.path <@ ANY({IN_SCOPE}) "
             "ORDER BY u.name, u.id LIMIT :limit"
         ),
         {"parent": unit.id, "limit": limits.row_limit, **scope_params(principal.scope_paths)},

@@ -26,7 +26,7 @@ from models.target_rules import ChainUnit, PlanBook, PlanRow, Target, target_ove
 
 _CHAIN_SQL = (
     "SELECT u.id, u.name, CAST(u.path AS text) AS path, "
-    "(SELECT count(*) FROM org_units c WHERE c.parent_id = u.id) AS children "
+    "(SELECT count(*) FROM org_units c WHERE c.parent_id = u.id AND c.active) AS children "
     "FROM org_units u WHERE u.path @> CAST(:path AS ltree) ORDER BY nlevel(u.path) DESC"
 )
 # A plan lasts at most a year: one that starts a year before the range cannot touch it.

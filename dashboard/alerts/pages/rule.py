@@ -74,7 +74,7 @@ def units_in_scope(connection: Connection, principal: Principal) -> list[Unit]:
     while pending and len(found) < MAX_UNITS:
         unit = pending.pop()
         found.append(unit)
-        pending.extend(reversed(child_units(connection, principal, unit)))
+        pending.extend(reversed(child_units(connection, principal, unit, active_only=True)))
     return found
 
 

@@ -63,7 +63,7 @@ def scope_units(connection: Connection, principal: Principal) -> list[Unit]:
     def visit(unit: Unit) -> None:
         found.append(unit)
         if unit.level in _DESCEND:
-            for child in child_units(connection, principal, unit):
+            for child in child_units(connection, principal, unit, active_only=True):
                 visit(child)
 
     for root in root_units(connection, principal):

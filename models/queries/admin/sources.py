@@ -230,12 +230,12 @@ def source_keys(connection: Connection, source: AdminSource) -> list[KeyRow]:
 def unit_choices(
     connection: Connection, principal: Principal, *, limit: int = MAX_CHOICES
 ) -> list[Choice]:
-    """The org units in scope (a new source's possible owners), in tree order."""
+    """The active org units in scope (a new source's possible owners), in tree order."""
     principal.require(MANAGE)
     rows = connection.execute(
         text(
             "SELECT u.id, u.name, u.key, nlevel(u.path) FROM org_units u "
-            f"WHERE u.path <@ ANY({IN_SCOPE}) ORDER BY u.path LIMIT :limit"
+            f"WHERE u.active AND u.path <@ ANY({IN_SCOPE}) ORDER BY u.path LIMIT :limit"
         ),
         {"limit": limit, **scope_params(principal.scope_paths)},
     )
