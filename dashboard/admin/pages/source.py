@@ -1,4 +1,5 @@
-"""A source's admin page: settings (SLA, expected volume, retention, steward), API keys
+"""A source's admin page: settings (SLA, expected volume, retention, steward), access
+(sensitivity, active flag, partner agreement: callbacks in ``source_access``), API keys
 (created and shown once, revoked), and new contract versions (checked, diffed and previewed
 against recent records before they are saved).
 
@@ -16,6 +17,7 @@ import dash
 from dash import Input, Output, State, dcc, html
 
 from dashboard.admin import source_params as ap
+from dashboard.admin.source_access_form import access_card
 from dashboard.admin.source_contract import (
     CONTRACT_IDS,
     contract_card,
@@ -91,6 +93,7 @@ def layout(key: object = None, **_query: Any) -> html.Div:
             dcc.Store(id=IDS["params"], data={"key": key}),
             html.Div(id=IDS["head"]),
             settings_form(),
+            access_card(),
             keys_card(),
             html.H2("Contract", className="h5"),
             contract_card(),

@@ -67,6 +67,8 @@ class AdminSource:
     retention_days: int
     sensitivity: Classification
     active: bool
+    partner_agreement_ref: str | None = None
+    partner_agreement_expires_at: dt.datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,7 +175,8 @@ _ONE = f"""
 SELECT s.id, s.key, s.name, s.description, ou.id, ou.name, CAST(ou.path AS text),
        s.steward_id, {_PERSON.format(t="st")}, CAST(s.refresh_mode AS text),
        s.freshness_sla_s, s.expected_volume_per_15m, s.retention_days,
-       CAST(s.sensitivity AS text), s.active
+       CAST(s.sensitivity AS text), s.active, s.partner_agreement_ref,
+       s.partner_agreement_expires_at
 FROM sources s
 JOIN org_units ou ON ou.id = s.owner_unit_id
 LEFT JOIN users st ON st.id = s.steward_id
@@ -210,6 +213,8 @@ def admin_source(connection: Connection, principal: Principal, key: str) -> Admi
         retention_days=row[12],
         sensitivity=Classification(row[13]),
         active=row[14],
+        partner_agreement_ref=row[15],
+        partner_agreement_expires_at=row[16],
     )
 
 
