@@ -156,7 +156,8 @@ def _new_watermark(plan: PullPlan, records: Sequence[Any], now: dt.datetime) -> 
     return format_watermark(min(max(times), now))
 
 
-def _fetch(services: Services, plan: PullPlan) -> list[Any]:
+def fetch_records(services: Services, plan: PullPlan) -> list[Any]:
+    """One fetch of ``plan``'s source from its watermark (raises PullError when it fails)."""
     if plan.kind is PullKind.HTTP:
         return fetch_http(plan.target, plan.watermark, max_bytes=services.settings.ingest_max_bytes)
     if not plan.query:
@@ -190,7 +191,7 @@ def _pull_locked(services: Services, source_id: int, now: dt.datetime) -> PullRe
         log.error("pull of source %s skipped: it has no contract", plan.source_key)
         return PullResult(source_id, "skipped", detail="the source has no contract")
     try:
-        records = _fetch(services, plan)
+        records = fetch_records(services, plan)
         accepted, rejected = _publish_all(services, plan, records)
     except (PullError, Backpressure) as exc:
         log.warning("pull of source %s failed, retried next run: %s", plan.source_key, exc)

@@ -14,7 +14,7 @@ from enum import StrEnum
 from typing import TypeVar
 
 from dashboard.common import params as params
-from models.enums import Classification, RefreshMode
+from models.enums import Classification, PullKind, RefreshMode
 from models.source_admin import (
     MAX_AGREEMENT_REF,
     MAX_DESCRIPTION,
@@ -26,6 +26,7 @@ from models.source_admin import (
     SourceSettings,
 )
 from models.source_contract_edit import MAX_NOTE, MAX_TEXT
+from models.source_pull_admin import SourcePull
 
 E = TypeVar("E", bound=StrEnum)
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -166,4 +167,26 @@ def access(sensitivity: object, active: object, ref: object, expires: object) ->
         active=active,
         partner_agreement_ref=reference or None,
         partner_agreement_expires_at=agreement_expiry(expires),
+    )
+
+
+NO_PULL = "none"
+"""The pull kind drop-down's value for a source that is not pulled."""
+MAX_TARGET = 2000
+MAX_QUERY = 20_000
+
+
+def pull(kind: object, target: object, query: object, interval: object) -> SourcePull:
+    """The pull form: kind (or ``none``), target, query (sql only) and interval (empty: the
+    refresh mode's default)."""
+    if kind == NO_PULL:
+        return SourcePull(None, None, None, None)
+    chosen = choice(kind, PullKind, "pull kind")
+    url = text(target, "the pull target", MAX_TARGET, one_line=True).strip()
+    sql = text(query, "the pull query", MAX_QUERY).strip()
+    return SourcePull(
+        kind=chosen,
+        target=url or None,
+        query=sql or None,
+        interval_s=whole_number(interval, "the pull interval", required=False),
     )

@@ -1,5 +1,6 @@
 """A source's admin page: settings (SLA, expected volume, retention, steward), access
-(sensitivity, active flag, partner agreement: callbacks in ``source_access``), API keys
+(sensitivity, active flag, partner agreement: callbacks in ``source_access``), pull settings
+and a test pull (callbacks in ``source_pull``), API keys
 (created and shown once, revoked), and new contract versions (checked, diffed and previewed
 against recent records before they are saved).
 
@@ -38,6 +39,7 @@ from dashboard.admin.source_forms import (
     settings_form,
     source_head,
 )
+from dashboard.admin.source_pull_form import pull_card
 from dashboard.auth.policy import (
     CallContext,
     UserFacingError,
@@ -94,6 +96,7 @@ def layout(key: object = None, **_query: Any) -> html.Div:
             html.Div(id=IDS["head"]),
             settings_form(),
             access_card(),
+            pull_card(),
             keys_card(),
             html.H2("Contract", className="h5"),
             contract_card(),
