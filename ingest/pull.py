@@ -54,7 +54,8 @@ class PullResult:
 
     source_id: int
     status: str
-    """``pulled``, ``skipped`` (not pulled, busy or no contract) or ``failed``."""
+    """``pulled``, ``skipped`` (not pulled, busy, no contract or an expired partner
+    agreement) or ``failed``."""
     fetched: int = 0
     accepted: int = 0
     rejected: int = 0
@@ -155,7 +156,8 @@ def _new_watermark(plan: PullPlan, records: Sequence[Any], now: dt.datetime) -> 
     return format_watermark(min(max(times), now))
 
 
-def _fetch(services: Services, plan: PullPlan) -> list[Any]:
+def fetch_records(services: Services, plan: PullPlan) -> list[Any]:
+    """One fetch of ``plan``'s source from its watermark (raises PullError when it fails)."""
     if plan.kind is PullKind.HTTP:
         return fetch_http(plan.target, plan.watermark, max_bytes=services.settings.ingest_max_bytes)
     if not plan.query:
@@ -181,11 +183,15 @@ def _pull_locked(services: Services, source_id: int, now: dt.datetime) -> PullRe
         plan = pull_plan(session, source_id)
     if plan is None:
         return PullResult(source_id, "skipped", detail="not an active pulled source")
+    if plan.agreement_expired(now):
+        # Ingestion stops when the agreement does, as the ingest API refuses pushes (403).
+        log.warning("pull of source %s refused: %s", plan.source_key, plan.agreement_refusal())
+        return PullResult(source_id, "skipped", detail=plan.agreement_refusal())
     if plan.contract is None:
         log.error("pull of source %s skipped: it has no contract", plan.source_key)
         return PullResult(source_id, "skipped", detail="the source has no contract")
     try:
-        records = _fetch(services, plan)
+        records = fetch_records(services, plan)
         accepted, rejected = _publish_all(services, plan, records)
     except (PullError, Backpressure) as exc:
         log.warning("pull of source %s failed, retried next run: %s", plan.source_key, exc)

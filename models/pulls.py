@@ -28,6 +28,22 @@ class PullPlan:
     query: str | None
     watermark: str | None
     contract: Contract | None
+    agreement_ref: str | None = None
+    agreement_expires_at: dt.datetime | None = None
+
+    def agreement_expired(self, now: dt.datetime) -> bool:
+        """Whether the partner agreement has run out at ``now`` (no pulls after it)."""
+        return self.agreement_expires_at is not None and self.agreement_expires_at <= now
+
+    def agreement_refusal(self) -> str:
+        """Why the source is not pulled: its agreement, named, and when it expired."""
+        ref = self.agreement_ref or "the partner agreement"
+        expired = self.agreement_expires_at
+        when = "" if expired is None else f" at {expired:%Y-%m-%d %H:%M} UTC"
+        return (
+            f"{ref} of source {self.source_key!r} expired{when}; "
+            "it is not pulled until the agreement is renewed"
+        )
 
 
 def _interval_s() -> ColumnElement[int]:
@@ -40,7 +56,8 @@ def _interval_s() -> ColumnElement[int]:
 
 
 def due_source_ids(session: Session, now: dt.datetime) -> list[int]:
-    """Active pulled sources never pulled, or whose interval has elapsed since the last pull."""
+    """Active pulled sources never pulled, or whose interval has elapsed since the last pull;
+    a source whose partner agreement has expired is never due."""
     interval = func.make_interval(0, 0, 0, 0, 0, 0, func.cast(_interval_s(), Integer))
     rows = session.scalars(
         select(Source.id)
@@ -49,6 +66,10 @@ def due_source_ids(session: Session, now: dt.datetime) -> list[int]:
             Source.refresh_mode.in_(PULLED_MODES),
             Source.pull_kind.is_not(None),
             Source.pull_target.is_not(None),
+            or_(
+                Source.partner_agreement_expires_at.is_(None),
+                Source.partner_agreement_expires_at > now,
+            ),
             or_(Source.last_pulled_at.is_(None), Source.last_pulled_at + interval <= now),
         )
         .order_by(Source.last_pulled_at.asc().nulls_first(), Source.id)
@@ -82,6 +103,8 @@ def pull_plan(session: Session, source_id: int) -> PullPlan | None:
         query=source.pull_query,
         watermark=source.pull_watermark,
         contract=contract,
+        agreement_ref=source.partner_agreement_ref,
+        agreement_expires_at=source.partner_agreement_expires_at,
     )
 
 

@@ -1,5 +1,5 @@
 """Admin console writes on sources: create one; edit its SLA, expected volume, retention and
-steward; create and revoke its API keys.
+steward; its sensitivity, active flag and partner agreement; create and revoke its API keys.
 
 Every function takes the acting principal, checks ``source:manage`` and that the source's
 owner unit lies in the principal's scope (a source out of scope reads as missing), locks the
@@ -48,6 +48,36 @@ NOT_A_STEWARD = (
     "scope includes the source's owner unit"
 )
 NO_KEY = "no such API key of this source"
+MAX_AGREEMENT_REF = 200
+
+
+@dataclass(frozen=True, slots=True)
+class SourceAccess:
+    """Who may see a source's data and whether it may deliver any: its sensitivity, its
+    active flag and the partner agreement it is delivered under (reference and expiry)."""
+
+    sensitivity: Classification
+    active: bool
+    partner_agreement_ref: str | None
+    partner_agreement_expires_at: dt.datetime | None
+
+    def __post_init__(self) -> None:
+        ref = self.partner_agreement_ref
+        if ref is not None and (not ref.strip() or len(ref) > MAX_AGREEMENT_REF):
+            raise ValueError(
+                f"the agreement reference must be 1 to {MAX_AGREEMENT_REF} characters, "
+                "or empty for none"
+            )
+        if self.partner_agreement_expires_at is not None and ref is None:
+            raise ValueError("an agreement expiry needs the agreement's reference")
+
+    def values(self) -> dict[str, Any]:
+        return {
+            "sensitivity": self.sensitivity,
+            "active": self.active,
+            "partner_agreement_ref": self.partner_agreement_ref,
+            "partner_agreement_expires_at": self.partner_agreement_expires_at,
+        }
 
 
 def actor_of(principal: Principal) -> Actor:
@@ -191,6 +221,24 @@ def update_settings(
         path = unit_path_in_scope(session.connection(), principal, source.owner_unit_id)
         _check_steward(session, settings.steward_id, path or "")
     wanted = settings.values()
+    changed = {name: value for name, value in wanted.items() if getattr(source, name) != value}
+    audit_update(session, actor_of(principal), "source", key, source, wanted)
+    session.flush()
+    return changed
+
+
+def update_access(
+    session: Session, principal: Principal, key: str, access: SourceAccess
+) -> dict[str, Any]:
+    """Set the sensitivity, active flag and partner agreement; returns what changed (audited
+    as one ``source.update`` with before and after; nothing when nothing changed). From the
+    agreement's expiry on, the ingest API refuses the source's records and it is not pulled.
+
+    Raises:
+        AccessDenied: missing ``source:manage``, or no such source in scope.
+    """
+    source = locked_source(session, principal, key)
+    wanted = access.values()
     changed = {name: value for name, value in wanted.items() if getattr(source, name) != value}
     audit_update(session, actor_of(principal), "source", key, source, wanted)
     session.flush()

@@ -7,23 +7,29 @@ scope, the key's source, the steward) is decided by ``models.source_admin``.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
+import re
 from enum import StrEnum
 from typing import TypeVar
 
 from dashboard.common import params as params
-from models.enums import Classification, RefreshMode
+from models.enums import Classification, PullKind, RefreshMode
 from models.source_admin import (
+    MAX_AGREEMENT_REF,
     MAX_DESCRIPTION,
     MAX_KEY_DAYS,
     MAX_LABEL,
     MAX_NAME,
     NewSource,
+    SourceAccess,
     SourceSettings,
 )
 from models.source_contract_edit import MAX_NOTE, MAX_TEXT
+from models.source_pull_admin import SourcePull
 
 E = TypeVar("E", bound=StrEnum)
+_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 MAX_NUMBER = 2**31 - 1
 
 
@@ -135,3 +141,52 @@ def base_version(value: object) -> int | None:
     if value is None:
         return None
     return params.record_id(value, "the contract version")
+
+
+def agreement_expiry(value: object) -> dt.datetime | None:
+    """A date ``2028-12-31`` (from the date field) as the end of that day in UTC, as the
+    catalogue file reads it; None when empty."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or not _DAY.match(value.strip()):
+        raise ValueError("the agreement expiry must be a date such as 2028-12-31, or empty")
+    try:
+        day = dt.date.fromisoformat(value.strip())
+    except ValueError:
+        raise ValueError("the agreement expiry is not a date of the calendar") from None
+    return dt.datetime.combine(day, dt.time(23, 59, 59), dt.UTC)
+
+
+def access(sensitivity: object, active: object, ref: object, expires: object) -> SourceAccess:
+    """The access form: sensitivity, active flag, partner agreement reference and expiry."""
+    if not isinstance(active, bool):
+        raise ValueError("the active switch is malformed")
+    reference = text(ref, "the agreement reference", MAX_AGREEMENT_REF, one_line=True).strip()
+    return SourceAccess(
+        sensitivity=choice(sensitivity, Classification, "sensitivity"),
+        active=active,
+        partner_agreement_ref=reference or None,
+        partner_agreement_expires_at=agreement_expiry(expires),
+    )
+
+
+NO_PULL = "none"
+"""The pull kind drop-down's value for a source that is not pulled."""
+MAX_TARGET = 2000
+MAX_QUERY = 20_000
+
+
+def pull(kind: object, target: object, query: object, interval: object) -> SourcePull:
+    """The pull form: kind (or ``none``), target, query (sql only) and interval (empty: the
+    refresh mode's default)."""
+    if kind == NO_PULL:
+        return SourcePull(None, None, None, None)
+    chosen = choice(kind, PullKind, "pull kind")
+    url = text(target, "the pull target", MAX_TARGET, one_line=True).strip()
+    sql = text(query, "the pull query", MAX_QUERY).strip()
+    return SourcePull(
+        kind=chosen,
+        target=url or None,
+        query=sql or None,
+        interval_s=whole_number(interval, "the pull interval", required=False),
+    )

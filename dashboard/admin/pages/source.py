@@ -1,4 +1,6 @@
-"""A source's admin page: settings (SLA, expected volume, retention, steward), API keys
+"""A source's admin page: settings (SLA, expected volume, retention, steward), access
+(sensitivity, active flag, partner agreement: callbacks in ``source_access``), pull settings
+and a test pull (callbacks in ``source_pull``), API keys
 (created and shown once, revoked), and new contract versions (checked, diffed and previewed
 against recent records before they are saved).
 
@@ -16,6 +18,7 @@ import dash
 from dash import Input, Output, State, dcc, html
 
 from dashboard.admin import source_params as ap
+from dashboard.admin.source_access_form import access_card
 from dashboard.admin.source_contract import (
     CONTRACT_IDS,
     contract_card,
@@ -36,6 +39,7 @@ from dashboard.admin.source_forms import (
     settings_form,
     source_head,
 )
+from dashboard.admin.source_pull_form import pull_card
 from dashboard.auth.policy import (
     CallContext,
     UserFacingError,
@@ -91,6 +95,8 @@ def layout(key: object = None, **_query: Any) -> html.Div:
             dcc.Store(id=IDS["params"], data={"key": key}),
             html.Div(id=IDS["head"]),
             settings_form(),
+            access_card(),
+            pull_card(),
             keys_card(),
             html.H2("Contract", className="h5"),
             contract_card(),

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Connection, text
 
 from models.contracts import Contract
-from models.enums import Classification, RefreshMode
+from models.enums import Classification, PullKind, RefreshMode
 from models.permissions import AccessDenied, Permission, Principal
 from models.queries.common import IN_SCOPE, scope_params
 from models.queries.steward.sources_view import ContractVersion
@@ -67,6 +67,12 @@ class AdminSource:
     retention_days: int
     sensitivity: Classification
     active: bool
+    partner_agreement_ref: str | None = None
+    partner_agreement_expires_at: dt.datetime | None = None
+    pull_kind: PullKind | None = None
+    pull_target: str | None = None
+    pull_query: str | None = None
+    pull_interval_s: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,7 +179,9 @@ _ONE = f"""
 SELECT s.id, s.key, s.name, s.description, ou.id, ou.name, CAST(ou.path AS text),
        s.steward_id, {_PERSON.format(t="st")}, CAST(s.refresh_mode AS text),
        s.freshness_sla_s, s.expected_volume_per_15m, s.retention_days,
-       CAST(s.sensitivity AS text), s.active
+       CAST(s.sensitivity AS text), s.active, s.partner_agreement_ref,
+       s.partner_agreement_expires_at, CAST(s.pull_kind AS text), s.pull_target, s.pull_query,
+       s.pull_interval_s
 FROM sources s
 JOIN org_units ou ON ou.id = s.owner_unit_id
 LEFT JOIN users st ON st.id = s.steward_id
@@ -210,6 +218,12 @@ def admin_source(connection: Connection, principal: Principal, key: str) -> Admi
         retention_days=row[12],
         sensitivity=Classification(row[13]),
         active=row[14],
+        partner_agreement_ref=row[15],
+        partner_agreement_expires_at=row[16],
+        pull_kind=None if row[17] is None else PullKind(row[17]),
+        pull_target=row[18],
+        pull_query=row[19],
+        pull_interval_s=row[20],
     )
 
 

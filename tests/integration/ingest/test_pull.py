@@ -289,3 +289,52 @@ def test_the_cron_schedule_enqueues_jobs_a_worker_runs(
     assert sorted(j.name for j in enqueued) == sorted(p.name for p in SCHEDULE)
     failed = FailedJobRegistry(jobs.QUEUE, connection=services.redis, serializer=JSONSerializer)
     assert failed.get_job_ids() == []
+
+
+def test_a_source_whose_partner_agreement_expired_is_not_pulled(
+    services: Services, settings: Settings, endpoint: tuple[Endpoint, str], caplog: Any
+) -> None:
+    state, url = endpoint
+    state.records = [_ticket(0, T0)]
+    source_id = _configure(
+        services.engine,
+        "support_tickets",
+        pull_kind=PullKind.HTTP,
+        pull_target=url,
+        partner_agreement_ref="HELPDESK-DPA-9",
+        partner_agreement_expires_at=T0 - dt.timedelta(days=1),
+    )
+    queue = Queue(jobs.QUEUE, connection=services.redis, serializer=JSONSerializer)
+
+    assert enqueue_due(services, queue, now=T0) == []
+    result = pull_with(services, source_id, now=T0)  # a pull queued before it expired
+    _work(settings)
+
+    assert result.status == "skipped"
+    assert "HELPDESK-DPA-9 of source 'support_tickets' expired at" in result.detail
+    assert "2026-03-01 09:00 UTC" in result.detail
+    assert "HELPDESK-DPA-9" in caplog.text
+    assert state.seen_since == []  # the partner was not even asked
+    assert _stored(services.engine, source_id) == []
+    assert _source(services.engine, source_id).last_pulled_at is None
+
+
+def test_a_renewed_partner_agreement_lets_the_source_be_pulled_again(
+    services: Services, settings: Settings, endpoint: tuple[Endpoint, str]
+) -> None:
+    state, url = endpoint
+    state.records = [_ticket(0, T0)]
+    source_id = _configure(
+        services.engine,
+        "support_tickets",
+        pull_kind=PullKind.HTTP,
+        pull_target=url,
+        partner_agreement_ref="HELPDESK-DPA-10",
+        partner_agreement_expires_at=T0 + dt.timedelta(days=365),
+    )
+    queue = Queue(jobs.QUEUE, connection=services.redis, serializer=JSONSerializer)
+
+    assert enqueue_due(services, queue, now=T0) == [source_id]
+    _work(settings)
+
+    assert _stored(services.engine, source_id) == ["tkt-pull-0"]
