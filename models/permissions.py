@@ -17,6 +17,8 @@ class Permission(StrEnum):
     SOURCE_MANAGE = "source:manage"
     USER_MANAGE = "user:manage"
     AUDIT_VIEW = "audit:view"
+    CATALOG_MANAGE = "catalog:manage"
+    """Edit KPI definitions (the admin console's KPIs screen); added by migration 0014."""
 
 
 class AccessDenied(PermissionError):
