@@ -3,6 +3,7 @@ under the problem, the preview and the versions (pure builders)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote
@@ -52,6 +53,14 @@ DIRECTION_OPTIONS = [
     {"label": "Higher is better", "value": Direction.HIGHER_IS_BETTER.value},
     {"label": "Lower is better", "value": Direction.LOWER_IS_BETTER.value},
 ]
+CARET_STYLE = {
+    "fontSize": "1rem",
+    "lineHeight": "1",
+    "paddingLeft": "calc(0.75rem + 1px)",
+    "overflow": "hidden",
+    "whiteSpace": "pre",
+}
+"""Padded like Bootstrap's ``form-control``, so the caret stands under the typed character."""
 DEBOUNCE_S = 0.4
 """The formula is checked and previewed once typing pauses this long."""
 
@@ -116,7 +125,7 @@ def edit_form(key: str) -> dbc.Card:
         ),
         dbc.Label("Formula", html_for=ids["formula"], class_name="small mb-0"),
         formula,
-        html.Div(id=ids["formula-check"], className="mt-1"),
+        html.Div(id=ids["formula-check"]),
         html.Div(id=ids["preview"], className="small text-muted mb-2"),
         dbc.Row(
             [
@@ -165,20 +174,41 @@ def edit_form(key: str) -> dbc.Card:
     return dbc.Card(dbc.CardBody(rows), class_name="mb-3")
 
 
-def formula_problem(formula: str, position: int, problem: str) -> html.Div:
-    """The formula with a caret under ``position`` (0-based) and the message."""
-    at = max(0, min(position, len(formula)))
+_TYPED = re.compile(r"'[\w.]*\w[\w.]*'")
+"""A quoted piece of a formula problem that repeats what was typed (a name, a token)."""
+
+
+def quiet_problem(problem: str) -> str:
+    """The problem without repeating what was typed (answers never echo input): a typed name
+    becomes "(at ^)", an example built from it is dropped; literals such as '(' stay."""
+    shown = problem.split(", e.g. ", 1)[0]
+    return _TYPED.sub("(at ^)", shown)
+
+
+def formula_problem(position: int, problem: str) -> html.Div:
+    """A caret under the formula input at ``position`` (0-based; the input is monospaced and
+    this line is padded like it) and the problem, without repeating the formula."""
+    at = max(0, min(position, MAX_FORMULA_LENGTH))
     return html.Div(
         [
             html.Pre(
-                f"{formula}\n{' ' * at}^",
-                className="mb-1 p-1 bg-light border small",
-                style={"overflowX": "auto"},
+                " " * at + "^",
+                className="font-monospace text-danger mb-0",
+                style=CARET_STYLE,
             ),
-            html.Div(f"At character {at + 1}: {problem}", className="small"),
+            html.Div(f"At character {at + 1}: {quiet_problem(problem)}.", className="small"),
         ],
         role="alert",
         className="text-danger",
+    )
+
+
+def formula_not_saved(position: int, problem: str) -> html.Div:
+    """The save's refusal of a formula (the marker stays under the input)."""
+    return alert(
+        f"Not saved: the formula has a problem at character {position + 1}: "
+        f"{quiet_problem(problem)}.",
+        "warning",
     )
 
 

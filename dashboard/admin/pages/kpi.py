@@ -22,6 +22,7 @@ from dashboard.admin.kpi_forms import (
     ADMIN_KPIS_PATH,
     KPI_IDS,
     edit_form,
+    formula_not_saved,
     formula_ok,
     formula_problem,
     preview_view,
@@ -209,7 +210,7 @@ def check_admin_kpi_formula(
         try:
             parsed = check_formula(connection, call.principal, text)
         except FormulaError as exc:
-            return formula_problem(text, exc.position, exc.problem), ""
+            return formula_problem(exc.position, exc.problem), ""
         if not call.principal.has(Permission.KPI_VIEW):
             return formula_ok(sorted(parsed.metric_keys)), "No preview: it needs kpi:view."
         value = preview_value(connection, call.principal, text, utc_now(), unit=shown_unit)
@@ -260,7 +261,7 @@ def save_admin_kpi(
         with write_session() as session:
             saved = save_kpi_form(session, call.principal, kpi_key, form, create=create)
     except FormulaError as exc:
-        return formula_problem(form.formula, exc.position, exc.problem), dash.no_update
+        return formula_not_saved(exc.position, exc.problem), dash.no_update
     call.detail = {"kpi": saved.key, "version": saved.version}
     note = saved_note(saved.key, saved.version, saved.new_version, create)
     return note, {"kpi": saved.key, "version": saved.version, "n": n_clicks}

@@ -9,13 +9,12 @@ way. A formula may read only metrics of sources whose owner unit is in scope.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, text
 
 from models.enums import Direction
-from models.formulas import Formula, FormulaError, parse_formula
+from models.formulas import Formula, parse_formula
 from models.permissions import AccessDenied, Permission, Principal
 from models.queries.common import IN_SCOPE, Period, scope_params
 from models.queries.executive.definitions import draft_kpi
@@ -150,38 +149,26 @@ def kpi_version_rows(connection: Connection, kpi: AdminKpi) -> list[VersionRow]:
 
 
 def check_formula(connection: Connection, principal: Principal, formula: str) -> Formula:
-    """The formula parsed, if it reads only known metrics of sources in the principal's scope.
+    """The formula parsed, if it reads only metrics of sources in the principal's scope.
+
+    A metric of a source out of scope reads as unknown, exactly like a metric that does not
+    exist, so the check cannot be used to probe other units' sources.
 
     Raises:
         AccessDenied: missing ``catalog:manage``.
-        FormulaError: malformed, an unknown metric, or a metric out of scope; with the
-            position of the problem.
+        FormulaError: malformed, or an unknown metric; with the position of the problem.
     """
     principal.require(MANAGE)
-    parsed = parse_formula(formula)
+    read = parse_formula(formula).metric_keys
     rows = connection.execute(
         text(
-            "SELECT m.key, ou.path <@ ANY(" + IN_SCOPE + ") FROM metrics m "
+            "SELECT m.key FROM metrics m "
             "JOIN sources s ON s.id = m.source_id JOIN org_units ou ON ou.id = s.owner_unit_id "
-            "WHERE m.key = ANY(:keys)"
+            f"WHERE m.key = ANY(:keys) AND ou.path <@ ANY({IN_SCOPE})"
         ),
-        {"keys": sorted(parsed.metric_keys), **scope_params(principal.scope_paths)},
+        {"keys": sorted(read), **scope_params(principal.scope_paths)},
     )
-    in_scope: dict[str, bool] = {key: bool(ok) for key, ok in rows}
-    parse_formula(formula, known_metrics=frozenset(in_scope))  # unknown: with its position
-    outside = sorted(key for key, ok in in_scope.items() if not ok)
-    if outside:
-        key = outside[0]
-        raise FormulaError(
-            _position_of(formula, key), f"metric {key!r} belongs to a source outside your scope"
-        )
-    return parsed
-
-
-def _position_of(formula: str, key: str) -> int:
-    """Where the metric ``key`` is first read in ``formula`` (0 if not found)."""
-    found = re.search(r"(?<![\w.])" + re.escape(key) + r"(?![\w.])", formula)
-    return 0 if found is None else found.start()
+    return parse_formula(formula, known_metrics=frozenset(rows.scalars()))
 
 
 PREVIEW_DAYS = 7
