@@ -198,4 +198,4 @@ def apply(session: Session, document: Document, planned: Sequence[Change], actor
         if steward is not None and steward_id is None:  # the stored steward, now inactive
             steward_id = session.scalar(select(Kpi.steward_id).where(Kpi.key == parsed.key))
         values = _columns(merged, owners[merged["owner"]], steward_id)
-        save_kpi(session, actor, parsed.key, values, comment="northstar catalog apply")
+        save_kpi(session, actor, parsed.key, values, comment="catalogue file")

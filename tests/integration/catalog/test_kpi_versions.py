@@ -54,7 +54,7 @@ def test_catalog_apply_writes_version_1_then_a_version_per_formula_change(db: En
     apply_text(db, edited)
     versions = _versions(db, "revenue")
     assert [v[:2] for v in versions] == [(1, "sum(orders.amount)"), (2, "avg(orders.amount)")]
-    assert versions[1][2:] == ("system:cli", "northstar catalog apply")
+    assert versions[1][2:] == ("system:cli", "catalogue file")
     assert len(_versions(db, "roi")) == 1
 
 
