@@ -25,7 +25,7 @@ from models.queries.executive.numbers import KpiValue
 ADMIN_KPIS_PATH = "/admin/kpis"
 LIST_IDS = {name: f"admin-kpis-{name}" for name in ("list", "refresh")}
 KPI_IDS = {
-    name: f"admin-kpi-{name}"
+    name: f"admin-kpi-edit-{name}"
     for name in (
         "params",
         "head",

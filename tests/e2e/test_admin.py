@@ -204,31 +204,36 @@ def test_admin_fixes_a_kpi_formula_marked_as_wrong_while_typing(
 ) -> None:
     browser.sign_in(ADMIN, PASSWORD, KPI_PATH)
     browser.wait(
-        lambda: browser.find("#admin-kpi-formula").get_attribute("value") == AOV,
+        lambda: browser.find("#admin-kpi-edit-formula").get_attribute("value") == AOV,
         "the stored formula in the editor",
     )
-    retype(browser, "#admin-kpi-formula", "sum(orders.amount) / count(orders")
-    shown = shows(browser, "#admin-kpi-formula-check", "never closed", "the formula's problem")
+    retype(browser, "#admin-kpi-edit-formula", "sum(orders.amount) / count(orders")
+    shown = shows(browser, "#admin-kpi-edit-formula-check", "never closed", "the formula's problem")
     assert "At character 27: unbalanced parenthesis: '(' is never closed." in shown
-    caret = browser.find("#admin-kpi-formula-check pre").get_attribute("textContent")
+    caret = browser.find("#admin-kpi-edit-formula-check pre").get_attribute("textContent")
     assert caret == " " * 26 + "^"
     browser.shot("kpi-formula-marked")
 
-    browser.find("#admin-kpi-formula").send_keys(")")
-    shows(browser, "#admin-kpi-formula-check", "The formula is valid", "the fixed formula")
-    shows(browser, "#admin-kpi-preview", "Preview at Northstar Group, last 7 days: ", "the preview")
-    browser.find("#admin-kpi-comment").send_keys("typed again")
-    browser.find("#admin-kpi-save").click()
-    shows(browser, "#admin-kpi-save-note", "no new version", "the save")
+    browser.find("#admin-kpi-edit-formula").send_keys(")")
+    shows(browser, "#admin-kpi-edit-formula-check", "The formula is valid", "the fixed formula")
+    shows(
+        browser,
+        "#admin-kpi-edit-preview",
+        "Preview at Northstar Group, last 7 days: ",
+        "the preview",
+    )
+    browser.find("#admin-kpi-edit-comment").send_keys("typed again")
+    browser.find("#admin-kpi-edit-save").click()
+    shows(browser, "#admin-kpi-edit-save-note", "no new version", "the save")
     browser.shot("kpi-saved")
 
-    retype(browser, "#admin-kpi-formula", "avg(orders.amount)")
-    shows(browser, "#admin-kpi-formula-check", "it reads orders.amount.", "the new formula")
-    retype(browser, "#admin-kpi-comment", "the average of the amounts")
-    browser.find("#admin-kpi-save").click()
-    shows(browser, "#admin-kpi-save-note", "definition v2", "the new version")
+    retype(browser, "#admin-kpi-edit-formula", "avg(orders.amount)")
+    shows(browser, "#admin-kpi-edit-formula-check", "it reads orders.amount.", "the new formula")
+    retype(browser, "#admin-kpi-edit-comment", "the average of the amounts")
+    browser.find("#admin-kpi-edit-save").click()
+    shows(browser, "#admin-kpi-edit-save-note", "definition v2", "the new version")
     browser.wait(
-        lambda: "the average of the amounts" in browser.text_of("#admin-kpi-versions"),
+        lambda: "the average of the amounts" in browser.text_of("#admin-kpi-edit-versions"),
         "the versions list",
     )
     browser.shot("kpi-version-2")
