@@ -20,6 +20,7 @@ from models.base import Base
 from models.contracts import Contract, FieldSpec
 from models.enums import Classification, Direction, Granularity, OrgLevel, RefreshMode
 from models.formulas import parse_formula
+from models.kpi_versions import record_version
 from models.kpis import Kpi, KpiMetric
 from models.org import OrgUnit
 from models.sources import Metric, Source, SourceContract
@@ -301,8 +302,6 @@ def upsert_kpi(
     Raises:
         models.formulas.FormulaError: the formula is malformed or reads an unknown metric.
     """
-    metric_ids = metric_ids_by_key(session)
-    formula = parse_formula(spec.formula, known_metrics=frozenset(metric_ids))
     values: dict[str, Any] = {
         "name": spec.name,
         "description": spec.description,
@@ -321,8 +320,28 @@ def upsert_kpi(
     }
     if steward is not None:
         values["steward_id"] = steward.id
-    kpi = upsert_by_key(session, actor, Kpi, "kpi", spec.key, values)
+    return save_kpi(session, actor, spec.key, values)
+
+
+def save_kpi(
+    session: Session,
+    actor: Actor,
+    key: str,
+    values: Mapping[str, Any],
+    *,
+    comment: str = "",
+) -> Kpi:
+    """Create or update the KPI ``key`` to ``values`` (audited), keep its lineage equal to its
+    formula, and keep a new version when its definition changed: the one write of every path.
+
+    Raises:
+        models.formulas.FormulaError: the formula is malformed or reads an unknown metric.
+    """
+    metric_ids = metric_ids_by_key(session)
+    formula = parse_formula(str(values["formula"]), known_metrics=frozenset(metric_ids))
+    kpi = upsert_by_key(session, actor, Kpi, "kpi", key, values)
     sync_lineage(session, kpi, {metric_ids[k] for k in formula.metric_keys})
+    record_version(session, kpi, actor, comment=comment)
     return kpi
 
 

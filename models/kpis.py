@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import ARRAY, ForeignKey
+from sqlalchemy import ARRAY, ForeignKey, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, CreatedAt, IntPK, Key
@@ -53,3 +53,27 @@ class KpiMetric(Base):
 
     kpi_id: Mapped[int] = mapped_column(ForeignKey("kpis.id", ondelete="CASCADE"), primary_key=True)
     metric_id: Mapped[int] = mapped_column(ForeignKey("metrics.id"), primary_key=True)
+
+
+class KpiVersion(Base):
+    """One definition of a KPI (formula, unit, format, direction); the highest is the current.
+
+    Written by :func:`models.kpi_versions.save_kpi` on every path that changes a KPI.
+    """
+
+    __tablename__ = "kpi_versions"
+    __table_args__ = (UniqueConstraint("kpi_id", "version"),)
+
+    id: Mapped[IntPK]
+    kpi_id: Mapped[int] = mapped_column(ForeignKey("kpis.id", ondelete="CASCADE"))
+    version: Mapped[int]
+    formula: Mapped[str]
+    unit: Mapped[str] = mapped_column(server_default="")
+    format: Mapped[str] = mapped_column(server_default=",.2f")
+    direction: Mapped[Direction] = mapped_column(value_enum(Direction, "direction"))
+    changed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    actor: Mapped[str] = mapped_column(server_default="")
+    """Who wrote this version (a user's name, or a process such as ``system:migration``)."""
+    comment: Mapped[str] = mapped_column(server_default="")
+    """Why the definition changed, as its author said."""
+    created_at: Mapped[CreatedAt]

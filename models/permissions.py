@@ -18,6 +18,8 @@ class Permission(StrEnum):
     USER_MANAGE = "user:manage"
     AUDIT_VIEW = "audit:view"
     CATALOG_MANAGE = "catalog:manage"
+    """Edit the catalogue in the admin console: KPI definitions, the org tree, target plans
+    (granted to the built-in admin role by migration 0014)."""
 
 
 class AccessDenied(PermissionError):

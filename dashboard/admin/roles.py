@@ -23,7 +23,7 @@ PERMISSION_TEXT: dict[Permission, str] = {
     Permission.SOURCE_MANAGE: "manage sources, contracts and their API keys",
     Permission.USER_MANAGE: "manage users, roles and access reviews",
     Permission.AUDIT_VIEW: "read the access and audit logs",
-    Permission.CATALOG_MANAGE: "edit the org tree and target plans of their scope",
+    Permission.CATALOG_MANAGE: "edit KPI definitions, the org tree and target plans of their scope",
 }
 
 

@@ -16,6 +16,7 @@ from dashboard.cache import CallCache, catalog, reads
 from dashboard.cache.answers import Answer
 from dashboard.cache.lazy import Connect
 from dashboard.cache.targets import kpi_targets
+from dashboard.executive.definition_marks import page_changes
 from dashboard.executive.summary import (
     PeriodChoice,
     auto_granularity,
@@ -28,6 +29,7 @@ from models.enums import Granularity
 from models.judging import Judgement, judge
 from models.queries.common import Period, QueryLimits
 from models.queries.executive.definitions import KpiDefinition, UnknownKpi
+from models.queries.executive.kpi_versions import DefinitionChange
 from models.queries.executive.numbers import KpiBreakdown, KpiSeries, KpiValue
 from models.queries.scope import Unit
 from models.queries.steward.lineage import KpiLineage
@@ -66,6 +68,8 @@ class KpiPageData(NamedTuple):
     """Open reviews and decisions since the period's start (``components.review_marks``)."""
     target: Target = Target(None, TargetBasis.NONE, "no target")
     """The unit's own target for the period (``models.queries.targets``)."""
+    definition_changes: tuple[DefinitionChange, ...] = ()
+    """Changes of the KPI's definition within the period (``definition_marks``)."""
 
     @property
     def judgement(self) -> Judgement:
@@ -142,6 +146,7 @@ def load_page(
     lineage = reads.lineage(cache, connect, kpi, now)
     reviews = page_reviews(cache, connect, kpi, unit, period, now)
     targets = kpi_targets(cache, connect, [kpi], unit, period, now)
+    changes = page_changes(cache, connect, kpi, period, now)
     # Taken in the order the page used to read them: a refusal (too many buckets) comes first.
     current_series = series.get()
     previous_series = previous.get()
@@ -162,4 +167,5 @@ def load_page(
         badge=kpi_badge(kpi.source_ids, found, now),
         reviews=tuple(reviews.get()),
         target=targets.get()[0],
+        definition_changes=tuple(changes.get()),
     )

@@ -8,6 +8,7 @@ from dash import dcc, html
 
 from dashboard.alerts.review_marks import review_strip
 from dashboard.executive.breakdown import events_href
+from dashboard.executive.definition_marks import changes_note
 from dashboard.executive.kpi_data import KpiPageData
 from dashboard.executive.summary import (
     PERIOD_LABELS,
@@ -68,6 +69,7 @@ def header(data: KpiPageData, choice: PeriodChoice, now: dt.datetime) -> html.Di
                 ]
             ),
             html.P(page_summary(data, choice, now), id=SUMMARY_ID, className="lead fs-6 mt-2"),
+            changes_note(data.definition_changes),
             review_strip(data.reviews),
             dcc.Link(
                 "See the events behind this number →",

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models.audit import Actor
-from models.catalog import metric_ids_by_key, sync_lineage, upsert_by_key
+from models.catalog import save_kpi
 from models.catalog_file import metrics, sources
 from models.catalog_file.changes import Change, entry_change
 from models.catalog_file.document import Document, Parsed
@@ -188,7 +188,6 @@ def apply(session: Session, document: Document, planned: Sequence[Change], actor
     changed = {c.key for c in planned if c.section == NAME}
     stored = current(session)
     owners = unit_ids(session)
-    metric_ids = metric_ids_by_key(session)
     entries = [(p, e) for p, e in document.of(NAME, KpiEntry) if p.key in changed]
     refs = References(session, document, (e.steward for _, e in entries))
     for parsed, entry in entries:
@@ -199,6 +198,4 @@ def apply(session: Session, document: Document, planned: Sequence[Change], actor
         if steward is not None and steward_id is None:  # the stored steward, now inactive
             steward_id = session.scalar(select(Kpi.steward_id).where(Kpi.key == parsed.key))
         values = _columns(merged, owners[merged["owner"]], steward_id)
-        kpi = upsert_by_key(session, actor, Kpi, "kpi", parsed.key, values)
-        formula = parse_formula(merged["formula"], known_metrics=frozenset(metric_ids))
-        sync_lineage(session, kpi, {metric_ids[k] for k in formula.metric_keys})
+        save_kpi(session, actor, parsed.key, values, comment="catalogue file")

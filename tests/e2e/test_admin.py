@@ -175,3 +175,71 @@ def test_admin_invites_a_regional_user_then_revokes_her_role_in_a_review(
     invitee.shot("invitee-refused")
     browser.assert_clean_console()
     invitee.assert_clean_console()
+
+
+KPI_PATH = "/admin/kpis/average_order_value"
+AOV = "sum(orders.amount) / count(orders)"
+
+
+def shows(browser: Browser, css: str, part: str, what: str) -> str:
+    """The text of ``css`` once it contains ``part``."""
+
+    def found() -> str | None:
+        text = browser.text_of(css)
+        return text if part in text else None
+
+    return browser.wait(found, what)
+
+
+def retype(browser: Browser, css: str, value: str) -> None:
+    """Replace an input's text as a person does (select all, type over it)."""
+    field = browser.find(css)
+    field.send_keys(Keys.CONTROL, "a")
+    field.send_keys(Keys.BACK_SPACE)
+    field.send_keys(value)
+
+
+def test_admin_fixes_a_kpi_formula_marked_as_wrong_while_typing(
+    browser: Browser, world: World, admin: int
+) -> None:
+    browser.sign_in(ADMIN, PASSWORD, KPI_PATH)
+    browser.wait(
+        lambda: browser.find("#admin-kpi-edit-formula").get_attribute("value") == AOV,
+        "the stored formula in the editor",
+    )
+    retype(browser, "#admin-kpi-edit-formula", "sum(orders.amount) / count(orders")
+    shown = shows(browser, "#admin-kpi-edit-formula-check", "never closed", "the formula's problem")
+    assert "At character 27: unbalanced parenthesis: '(' is never closed." in shown
+    caret = browser.find("#admin-kpi-edit-formula-check pre").get_attribute("textContent")
+    assert caret == " " * 26 + "^"
+    browser.shot("kpi-formula-marked")
+
+    browser.find("#admin-kpi-edit-formula").send_keys(")")
+    shows(browser, "#admin-kpi-edit-formula-check", "The formula is valid", "the fixed formula")
+    shows(
+        browser,
+        "#admin-kpi-edit-preview",
+        "Preview at Northstar Group, last 7 days: ",
+        "the preview",
+    )
+    browser.find("#admin-kpi-edit-comment").send_keys("typed again")
+    browser.find("#admin-kpi-edit-save").click()
+    shows(browser, "#admin-kpi-edit-save-note", "no new version", "the save")
+    browser.shot("kpi-saved")
+
+    retype(browser, "#admin-kpi-edit-formula", "avg(orders.amount)")
+    shows(browser, "#admin-kpi-edit-formula-check", "it reads orders.amount.", "the new formula")
+    retype(browser, "#admin-kpi-edit-comment", "the average of the amounts")
+    browser.find("#admin-kpi-edit-save").click()
+    shows(browser, "#admin-kpi-edit-save-note", "definition v2", "the new version")
+    browser.wait(
+        lambda: "the average of the amounts" in browser.text_of("#admin-kpi-edit-versions"),
+        "the versions list",
+    )
+    browser.shot("kpi-version-2")
+
+    browser.open("/kpi/average_order_value")
+    note = shows(browser, "#kpi-definition-changes", "Definition changed on", "the KPI page's note")
+    assert f"formula {AOV} → avg(orders.amount)" in note
+    browser.shot("kpi-page-definition-changed")
+    browser.assert_clean_console()

@@ -26,6 +26,7 @@ from dashboard.cache import call_cache
 from dashboard.cache.lazy import lazy_connection
 from dashboard.common.figure_spec import Figure
 from dashboard.executive.breakdown import breadcrumb, breakdown_card, breakdown_table, kpi_href
+from dashboard.executive.definition_marks import with_change_marks
 from dashboard.executive.figures.breakdown import breakdown_figure
 from dashboard.executive.figures.trend import references, trend_figure
 from dashboard.executive.kpi_data import KpiPageData, KpiRequest, load_page, parse_request
@@ -76,6 +77,7 @@ def trend_view(data: KpiPageData, request: KpiRequest) -> str:
     browser drawing the same, only the figure's data is sent."""
     parts = (data.kpi.key, data.kpi.name, data.kpi.unit, str(data.unit.id), request.period.value)
     marked = tuple(f"{m.id}:{m.open}:{m.at.isoformat()}" for m in marks(data.reviews))
+    marked += tuple(f"v{c.version}" for c in data.definition_changes)
     text = "\x1f".join((*parts, data.granularity.value, *marked))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -98,7 +100,9 @@ def trend(data: KpiPageData, view: str) -> Figure:
         ),
         uirevision=view,
     )
-    return with_review_marks(figure, marks(data.reviews), data.period.start, data.period.end)
+    start, end = data.period.start, data.period.end
+    figure = with_change_marks(figure, data.definition_changes, start, end)
+    return with_review_marks(figure, marks(data.reviews), start, end)
 
 
 def outputs(

@@ -242,10 +242,14 @@ def source_keys(connection: Connection, source: AdminSource) -> list[KeyRow]:
 
 
 def unit_choices(
-    connection: Connection, principal: Principal, *, limit: int = MAX_CHOICES
+    connection: Connection,
+    principal: Principal,
+    *,
+    limit: int = MAX_CHOICES,
+    permission: Permission = MANAGE,
 ) -> list[Choice]:
-    """The active org units in scope (a new source's possible owners), in tree order."""
-    principal.require(MANAGE)
+    """The active org units in scope (a new source's or KPI's possible owners), in tree order."""
+    principal.require(permission)
     rows = connection.execute(
         text(
             "SELECT u.id, u.name, u.key, nlevel(u.path) FROM org_units u "
@@ -272,10 +276,12 @@ def steward_choices(
     *,
     covering: str | None = None,
     limit: int = MAX_CHOICES,
+    permission: Permission = MANAGE,
 ) -> list[Choice]:
     """Active users who may act as stewards, by name: those who see part of the principal's
-    scope, or with ``covering`` (a unit's path) those whose scope includes that unit."""
-    principal.require(MANAGE)
+    scope, or with ``covering`` (a unit's path) those whose scope includes that unit.
+    ``permission``: what the asking page needs (``source:manage``, or ``catalog:manage``)."""
+    principal.require(permission)
     if covering is None:
         where = f"(ou.path <@ ANY({IN_SCOPE}) OR ou.path @> ANY({IN_SCOPE}))"
     else:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Connection, RowMapping, text
 
@@ -48,7 +49,7 @@ _KPI_COLUMNS = (
 )
 
 
-def _definition(row: RowMapping, metrics: Mapping[str, tuple[int, int]]) -> KpiDefinition:
+def _definition(row: Mapping[Any, Any], metrics: Mapping[str, tuple[int, int]]) -> KpiDefinition:
     try:
         formula = parse_formula(row["formula"], known_metrics=metrics.keys())
     except FormulaError as exc:
@@ -119,3 +120,41 @@ def load_kpi(connection: Connection, principal: Principal, key: str) -> KpiDefin
     if row is None:
         raise UnknownKpi(f"no KPI with key {key!r}")
     return _definition(row, _metrics_named(connection, _referenced_keys([row])))
+
+
+DRAFT_KEY = "draft"
+
+
+def draft_kpi(
+    connection: Connection,
+    principal: Principal,
+    formula: str,
+    *,
+    unit: str = "",
+    format: str = ",.2f",
+    direction: Direction = Direction.HIGHER_IS_BETTER,
+) -> KpiDefinition:
+    """A KPI not saved yet (the admin screen's preview), computable like a stored one.
+
+    Raises:
+        FormulaError: the formula is malformed or reads an unknown metric.
+    """
+    principal.require(Permission.KPI_VIEW)
+    metrics = _metrics_named(connection, set(parse_formula(formula).metric_keys))
+    parse_formula(formula, known_metrics=metrics.keys())  # an unknown metric, with its position
+    row = {
+        "id": 0,
+        "key": DRAFT_KEY,
+        "name": "Draft",
+        "description": "",
+        "formula": formula,
+        "unit": unit,
+        "format": format,
+        "direction": direction.value,
+        "target": None,
+        "warn_threshold": None,
+        "crit_threshold": None,
+        "default_granularity": Granularity.HOUR.value,
+        "levels": [level.value for level in OrgLevel],
+    }
+    return _definition(row, metrics)
