@@ -30,7 +30,7 @@ if (($# == 0)); then
     set -- tests/integration/ingest/test_timescale.py tests/integration/ingest/test_timescale_refresh.py \
         tests/integration/quality/test_freshness.py tests/integration/ingest/test_storage.py \
         tests/integration/ingest/test_write_property.py tests/integration/ingest/test_pipeline.py \
-        tests/integration/executive/test_queries.py tests/integration/executive/test_cache.py \
+        tests/integration/executive/test_queries_*.py tests/integration/executive/test_cache.py \
         tests/integration/quality/test_quality_*.py tests/integration/executive/test_event_window.py
 fi
 python=${PYTHON:-$VENV_DIR/bin/python}
