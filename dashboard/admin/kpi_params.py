@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 
 from dashboard.admin.source_params import choice, text
-from dashboard.common import params as params
+from dashboard.common import params
 from models.enums import Direction
 from models.formulas import MAX_FORMULA_LENGTH
 from models.kpi_admin import MAX_DESCRIPTION, MAX_FORMAT, MAX_NAME, MAX_UNIT, KpiForm

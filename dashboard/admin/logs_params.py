@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from dashboard.common import params as params
+from dashboard.common import params
 from dashboard.steward import quarantine_params as qp
 from models.enums import Outcome
 from models.queries.admin.logs import MAX_TEXT, LogFilter

@@ -13,7 +13,7 @@ import re
 from enum import StrEnum
 from typing import TypeVar
 
-from dashboard.common import params as params
+from dashboard.common import params
 from models.enums import Classification, PullKind, RefreshMode
 from models.source_admin import (
     MAX_AGREEMENT_REF,

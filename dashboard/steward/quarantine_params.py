@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from dashboard.common import params as params
+from dashboard.common import params
 from models.enums import QuarantineStatus
 from models.quarantine_actions import MAX_DISCARD, MAX_REASON
 from models.queries.steward.quarantine_view import MAX_MATCH, QuarantineFilter

@@ -41,7 +41,7 @@ from dashboard.auth.policy import (
     read_connection,
     write_session,
 )
-from dashboard.common import params as params
+from dashboard.common import params
 from dashboard.common.look import refusal
 from ingest.notify.dispatch import Notice, delivery_queue, dispatch, enqueue
 from ingest.notify.urls import UrlPolicy, check_url

@@ -38,7 +38,7 @@ from dashboard.auth.policy import (
     guarded_callback,
     read_connection,
 )
-from dashboard.common import params as params
+from dashboard.common import params
 from dashboard.common.look import refusal
 from dashboard.steward import quarantine_params as qp
 from models.permissions import AccessDenied, Permission

@@ -50,7 +50,7 @@ from dashboard.auth.policy import (
     read_connection,
     write_session,
 )
-from dashboard.common import params as params
+from dashboard.common import params
 from dashboard.common.look import refusal
 from ingest.contract_preview import preview_contract
 from models.contracts import Contract

@@ -28,7 +28,7 @@ from dashboard.auth.policy import (
     read_connection,
     write_session,
 )
-from dashboard.common import params as params
+from dashboard.common import params
 from models.permissions import Permission
 from models.queries.admin.sources import admin_source
 from models.source_admin import update_access

@@ -30,7 +30,7 @@ from dashboard.auth.policy import (
     read_connection,
     write_session,
 )
-from dashboard.common import params as params
+from dashboard.common import params
 from ingest.pull_trial import TrialRefused, trial_pull
 from models.catalog_file.source_entry import masked
 from models.permissions import Permission

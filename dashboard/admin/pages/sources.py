@@ -34,7 +34,7 @@ from dashboard.auth.policy import (
     read_connection,
     write_session,
 )
-from dashboard.common import params as params
+from dashboard.common import params
 from dashboard.common.look import refusal
 from models.permissions import AccessDenied, Permission
 from models.queries.admin.sources import admin_sources, steward_choices, unit_choices

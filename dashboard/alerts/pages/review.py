@@ -30,7 +30,7 @@ from dashboard.auth.policy import (
     read_connection,
     write_session,
 )
-from dashboard.common import params as params
+from dashboard.common import params
 from dashboard.common.look import refusal
 from dashboard.shell import live
 from models.alerts import reviews

@@ -17,7 +17,7 @@ from dashboard.auth.policy import (
     guarded_callback,
     read_connection,
 )
-from dashboard.common import params as params
+from dashboard.common import params
 from dashboard.common.look import refusal
 from dashboard.shell import live
 from models.alerts.tables import AlertSeverity, ReviewState

@@ -19,7 +19,7 @@ from dashboard.auth.policy import (
     guarded_callback,
     read_connection,
 )
-from dashboard.common import params as params
+from dashboard.common import params
 from dashboard.common.look import HEALTH_PATH, refusal
 from dashboard.steward.figures import volume_figure
 from dashboard.steward.health import (

@@ -25,7 +25,7 @@ from dashboard.auth.policy import (
     read_connection,
     write_session,
 )
-from dashboard.common import params as params
+from dashboard.common import params
 from dashboard.common.look import INCIDENTS_PATH, refusal
 from dashboard.steward.figures import evidence_figure
 from dashboard.steward.incident import (

@@ -19,7 +19,7 @@ from dashboard.auth.policy import (
     guarded_callback,
     read_connection,
 )
-from dashboard.common import params as params
+from dashboard.common import params
 from dashboard.common.look import INCIDENTS_PATH, refusal
 from dashboard.steward.queue import UNRESOLVED, filters, queue_table
 from models.permissions import AccessDenied, Permission

@@ -23,7 +23,7 @@ from dashboard.auth.policy import (
     read_connection,
     write_session,
 )
-from dashboard.common import params as params
+from dashboard.common import params
 from dashboard.common.look import refusal
 from dashboard.shell.inbox import (
     BELL_LIST,

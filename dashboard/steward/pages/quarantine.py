@@ -24,7 +24,7 @@ from dashboard.auth.policy import (
     read_connection,
     write_session,
 )
-from dashboard.common import params as params
+from dashboard.common import params
 from dashboard.common.look import refusal
 from dashboard.steward import quarantine_params as qp
 from dashboard.steward.quarantine_layout import (

@@ -15,7 +15,7 @@ import dash
 from dash import Input, Output, dcc, html
 
 from dashboard.auth.policy import CallContext, error_view, guarded_callback, read_connection
-from dashboard.common import params as params
+from dashboard.common import params
 from dashboard.steward.quarantine_layout import SOURCES_PATH
 from dashboard.steward.source_view import source_body
 from models.permissions import Permission

@@ -12,7 +12,7 @@ from typing import Any
 import plotly.graph_objects as go
 import pytest
 
-from dashboard.common import params as params
+from dashboard.common import params
 from dashboard.shell.inbox import bell_label, local_link
 from dashboard.shell.navbar import may_use
 from dashboard.steward.figures import evidence_figure, is_outside, volume_figure
